@@ -1,0 +1,399 @@
+"""Sources -> planned items (`SourceItem`, stable ids, content hashes) -> raw Documents."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+from docmill.tasks.decode import decode_bytes, looks_binary
+from docmill.tasks.records import Document, ItemRejected, SourceItem
+
+# Suffix -> format; each may also carry a ".gz" suffix.
+FORMATS: dict[str, str] = {".txt": "txt", ".text": "txt", ".md": "md", ".csv": "csv"}
+FORMATS |= {".html": "html", ".htm": "html", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+RECORD_FORMATS = frozenset({"jsonl", "csv"})
+MAX_BYTES = 50_000_000
+MAX_GZIP_BYTES = 64 * 1024 * 1024
+MAX_TITLE_CHARS = 300
+_GLOB_CHARS = frozenset("*?[")
+_CHUNK = 1 << 20
+
+
+class SourceNotFound(ValueError):
+    """A source (file, folder or glob) that names no input file."""
+
+    def __init__(self, source: str, detail: str | None = None) -> None:
+        suffixes = ", ".join(FORMATS)
+        detail = detail or "no such file or directory"
+        super().__init__(
+            f"source {source!r}: {detail}; expected a file, a directory or a glob pattern "
+            f"matching files ending in {suffixes} (optionally .gz)"
+        )
+        self.source = source
+
+
+class SourceScan(NamedTuple):
+    paths: list[Path]  # files to process
+    skipped: list[Path]  # files in folders or glob matches skipped for their suffix
+
+
+def file_format(path: Path | str) -> tuple[str | None, bool]:
+    """(format, gzipped) of a file name; format None for an unsupported suffix."""
+    name = Path(path).name.lower()
+    return FORMATS.get(Path(name.removesuffix(".gz")).suffix), name.endswith(".gz")
+
+
+def scan_sources(sources: Sequence[str]) -> SourceScan:
+    """Like `resolve_sources`, also returning the files folders and globs held but were skipped."""
+    found: set[Path] = set()
+    skipped: set[Path] = set()
+    for source in sources:
+        path = Path(source).expanduser()
+        if path.is_file():
+            found.add(path.resolve())  # named explicitly: any suffix is read as text
+            continue
+        if path.is_dir():
+            files = list(_walk(path))
+        elif _GLOB_CHARS.intersection(source):
+            matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
+            files = [f for m in matches for f in (_walk(m) if m.is_dir() else [m]) if f.is_file()]
+        else:
+            raise SourceNotFound(source)
+        wanted = {f.resolve() for f in files if file_format(f)[0]}
+        if not wanted:
+            detail = f"none of its {len(files)} file(s) has a supported suffix" if files else ""
+            raise SourceNotFound(source, detail or "matched no file")
+        found |= wanted
+        skipped.update(f.resolve() for f in files if not file_format(f)[0])
+    return SourceScan(paths=sorted(found), skipped=sorted(skipped - found))
+
+
+def resolve_sources(sources: Sequence[str]) -> list[Path]:
+    """Files named by `sources` (files, folders searched recursively, globs): sorted, absolute."""
+    return scan_sources(sources).paths
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        yield from (Path(folder, f) for f in sorted(files) if not f.startswith("."))
+
+
+def _digest(data: bytes | str) -> str:
+    raw = data.encode("utf-8", errors="surrogatepass") if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _open(path: Path, gzipped: bool) -> IO[bytes]:
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+
+
+def _item(path: Path, fmt: str, digest: str, n_bytes: int, record: tuple = ()) -> SourceItem:
+    """A SourceItem; `record` is (record_no, byte_offset, id) for a JSONL line or CSV row."""
+    record_no, offset, record_id = record or (None, 0, None)
+    uri = path.as_uri() + (f"#{'L' if fmt == 'jsonl' else 'R'}{record_no}" if record else "")
+    record_id = "" if record_id is None else str(record_id).strip()
+    doc_id = _digest(f"id:{record_id}" if record_id else f"uri:{uri}")
+    return SourceItem(
+        uri, str(path), fmt, record_no, record_id or uri, doc_id, digest, n_bytes, offset
+    )
+
+
+def plan_items(
+    paths: Iterable[Path], *, max_gzip_bytes: int = MAX_GZIP_BYTES
+) -> Iterator[SourceItem]:
+    """One item per file, or per non-empty JSONL line / CSV data row, streaming, in path order.
+
+    An unreadable or oversized file still becomes an item, rejected when read: nothing is lost.
+    """
+    for path in paths:
+        path = Path(path).resolve()
+        fmt, gzipped = file_format(path)
+        fmt = fmt or "txt"  # named explicitly, whatever its suffix
+        try:
+            digest, size = "", 0
+            if gzipped or fmt not in RECORD_FORMATS:
+                digest, size = _hash_file(path, gzipped, max_gzip_bytes if gzipped else None)
+            if fmt in RECORD_FORMATS and size <= max_gzip_bytes:
+                with _open(path, gzipped) as f:
+                    records = _jsonl_records(f) if fmt == "jsonl" else _csv_records(f)
+                    for raw, record in records:
+                        yield _item(path, fmt, _digest(raw), len(raw), record)
+            else:
+                yield _item(path, fmt, digest, size)
+        except (OSError, EOFError, csv.Error):
+            yield _item(path, fmt, "", 0)
+
+
+def _hash_file(path: Path, gzipped: bool, cap: int | None) -> tuple[str, int]:
+    """(content hash, size) of the file's (decompressed) bytes; stops reading beyond `cap`."""
+    hasher, size = hashlib.sha256(), 0
+    with _open(path, gzipped) as f:
+        while (chunk := f.read(_CHUNK)) and (cap is None or size <= cap):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher.hexdigest()[:16], size
+
+
+_Record = tuple[bytes, tuple[int, int, object]]  # raw bytes, (record_no, byte offset, id)
+
+
+def _jsonl_records(f: IO[bytes]) -> Iterator[_Record]:
+    """Each non-empty line without its line end; record_no is the line number."""
+    offset = 0
+    for line_no, line in enumerate(f, start=1):
+        if (raw := line.rstrip(b"\r\n")).strip():
+            yield raw, (line_no, offset, _json_id(raw))
+        offset += len(line)
+
+
+def _json_id(raw: bytes) -> object:
+    try:
+        record = json.loads(raw)
+    except UnicodeDecodeError:
+        return _json_id(decode_bytes(raw)[0].encode())
+    except ValueError:
+        return None  # reported as malformed_json when the item is read
+    return record.get("id") if isinstance(record, dict) else None
+
+
+class _Lines:
+    """Feeds a csv reader decoded lines, keeping the offset and raw bytes of what it has read."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f, self.offset, self.raw = f, 0, bytearray()
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.f:
+            self.offset += len(line)
+            self.raw += line
+            yield decode_bytes(line)[0]
+
+
+def _csv_records(f: IO[bytes]) -> Iterator[_Record]:
+    """Each non-blank data row; record_no is the row number, the header being row 1."""
+    lines = _Lines(f)
+    header = _csv_header(f, lines)
+    reader = csv.reader(lines)
+    id_col = header.index("id") if "id" in header else len(header)
+    start = lines.offset
+    for row_no, row in enumerate(reader, start=2):
+        raw, lines.raw = bytes(lines.raw[len(lines.raw) - (lines.offset - start) :]), bytearray()
+        if any(cell.strip() for cell in row):
+            yield raw, (row_no, start, row[id_col] if id_col < len(row) else None)
+        start = lines.offset
+
+
+def read_item(
+    item: SourceItem, *, max_bytes: int = MAX_BYTES, max_gzip_bytes: int = MAX_GZIP_BYTES
+) -> Document:
+    """Read, decode and parse one planned item into a raw (uncleaned) Document.
+
+    Raises ItemRejected with reason empty, binary, malformed_json, missing_text, too_large,
+    unreadable or changed (the file no longer matches its plan).
+    """
+    result = next(read_items([item], max_bytes=max_bytes, max_gzip_bytes=max_gzip_bytes))[1]
+    if isinstance(result, ItemRejected):
+        raise result
+    return result
+
+
+def read_items(
+    items: Iterable[SourceItem],
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_gzip_bytes: int = MAX_GZIP_BYTES,
+) -> Iterator[tuple[SourceItem, Document | ItemRejected]]:
+    """`read_item` over many items; keeps a file open across its records (gzip cannot seek back)."""
+    opened: tuple[str, IO[bytes], list[str]] | None = None  # path, file, CSV header
+    try:
+        for item in items:
+            gzipped = item.path.lower().endswith(".gz")
+            limit = min(max_bytes, max_gzip_bytes) if gzipped else max_bytes
+            try:
+                if item.n_bytes > limit:
+                    raise ItemRejected("too_large", f"{item.n_bytes} bytes (limit {limit})")
+                if item.fmt in RECORD_FORMATS and item.record_no is None:
+                    detail = f"{item.path} could not be read as {item.fmt} when planned"
+                    raise ItemRejected("unreadable", detail)
+                if opened and (opened[0] != item.path or opened[1].tell() > item.byte_offset):
+                    opened[1].close()
+                    opened = None
+                if opened is None:
+                    f = _open(Path(item.path), gzipped)
+                    opened = (item.path, f, [])  # closed by `finally` if the header fails
+                    opened = (item.path, f, _csv_header(f) if item.fmt == "csv" else [])
+                yield item, _read(item, opened[1], opened[2], limit)
+            except ItemRejected as rejected:
+                yield item, rejected
+            except (OSError, EOFError) as exc:
+                if opened:  # a failed read may leave the file unusable for the next item
+                    opened[1].close()
+                opened = None
+                yield item, ItemRejected("unreadable", f"{item.path}: {exc}")
+    finally:
+        if opened:
+            opened[1].close()
+
+
+def _csv_header(f: IO[bytes], lines: _Lines | None = None) -> list[str]:
+    csv.field_size_limit(MAX_BYTES)  # the default 128 KiB is less than a long article
+    return [name.strip().lower() for name in next(csv.reader(lines or _Lines(f)), [])]
+
+
+def _read(item: SourceItem, f: IO[bytes], header: list[str], limit: int) -> Document:
+    f.seek(item.byte_offset)
+    raw = f.read(limit + 1 if item.record_no is None else item.n_bytes)
+    if len(raw) > limit:
+        raise ItemRejected("too_large", f"over {limit} bytes")
+    if _digest(raw) != item.content_hash:
+        raise ItemRejected("changed", f"{item.path} changed after it was planned; plan it again")
+    if looks_binary(raw):
+        raise ItemRejected("binary", f"{item.path} looks like binary data, not text")
+    declared = _declared_charset(raw) if item.fmt == "html" else None
+    text, encoding, note = decode_bytes(raw, declared=declared)
+    doc = Document(item.doc_id, item.source_id, item.source_uri, "", encoding=encoding)
+    doc.decode_note, doc.raw_hash = note, item.content_hash
+    if item.fmt == "jsonl":
+        _fill_record(doc, _parse_json(text, item), item)
+    elif item.fmt == "csv":
+        _fill_record(doc, _parse_csv_row(text, header), item)
+    elif item.fmt == "html":
+        doc.title, doc.text = _html_text(text)
+    else:
+        doc.title, doc.text = _split_title(text, markdown=item.fmt == "md")
+    if not doc.text.strip():
+        raise ItemRejected("empty", "no text after stripping whitespace")
+    return doc
+
+
+_TITLE_RE = re.compile(r"\A[ \t]*([^\r\n]+?)[ \t]*(?:\r?\n[ \t]*){2,}(?=\S)")
+_MD_HEADING_RE = re.compile(r"\A[ \t]*#{1,6}[ \t]+([^\r\n]+?)[ \t#]*(?:\r?\n|\Z)")
+
+
+def _split_title(text: str, *, markdown: bool) -> tuple[str | None, str]:
+    """(title, body): the first line is a title when short and followed by a blank line."""
+    match = (_MD_HEADING_RE.match(text) if markdown else None) or _TITLE_RE.match(text)
+    if match is None or len(match.group(1)) >= MAX_TITLE_CHARS or not text[match.end() :].strip():
+        return None, text
+    title = match.group(1).lstrip("#").strip() if markdown else match.group(1)
+    return title or None, text[match.end() :]
+
+
+def _parse_json(text: str, item: SourceItem) -> dict[str, Any]:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        detail = f"line {item.record_no}: {exc.msg} at column {exc.colno}"
+        raise ItemRejected("malformed_json", detail) from exc
+    if not isinstance(record, dict):
+        detail = f"line {item.record_no}: expected a JSON object, got {type(record).__name__}"
+        raise ItemRejected("malformed_json", detail)
+    return record
+
+
+def _parse_csv_row(text: str, header: list[str]) -> dict[str, Any]:
+    row = next(csv.reader(io.StringIO(text, newline="")), [])
+    pairs = zip(header, row, strict=False)
+    record: dict[str, Any] = {k: v for k, v in pairs if k and (v != "" or k == "text")}
+    if len(row) > len(header):
+        record["extra_fields"] = row[len(header) :]
+    return record
+
+
+# Record field -> Document field; "date" and "source" are accepted aliases.
+_FIELDS = {"id": "id", "text": "text", "title": "title", "published_at": "published_at"}
+_FIELDS |= {"date": "published_at", "url": "url", "source": "url"}
+
+
+def _fill_record(doc: Document, record: dict[str, Any], item: SourceItem) -> None:
+    """Set text, title, published_at and metadata (url and every unknown field) from a record."""
+    if not isinstance(text := record.get("text"), str):
+        what = "no 'text' field" if text is None else f"a {type(text).__name__} as 'text'"
+        raise ItemRejected("missing_text", f"record {item.record_no} has {what}")
+    fields: dict[str, str | None] = {}
+    for key, value in record.items():
+        if (name := _FIELDS.get(key)) is None or name in fields:
+            doc.metadata[key] = value
+        else:
+            fields[name] = None if value is None or str(value).strip() == "" else str(value)
+    doc.text, doc.title, doc.published_at = text, fields.get("title"), fields.get("published_at")
+    if fields.get("url"):
+        doc.metadata["url"] = fields["url"]
+
+
+# --- HTML: the standard library parser; trafilatura replaces this later. ----------------------
+
+_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_SKIP_TAG_NAMES = "script style noscript template svg head nav iframe object"
+_SKIP_TAGS = frozenset(_SKIP_TAG_NAMES.split())
+_BLOCK_TAG_NAMES = (
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer main aside "
+    "blockquote pre figure figcaption hr dl dt dd address details summary form"
+)
+_BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split())
+_SPACES_RE = re.compile(r"\s+")
+
+
+def _declared_charset(raw: bytes) -> str | None:
+    match = _META_CHARSET_RE.search(raw[:4096])
+    return match.group(1).decode("ascii") if match else None
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping: list[str] = []
+        self.heads: dict[str, list[str]] = {}  # text of the first <title> and first <h1>
+        self.capturing: str | None = None
+        self.in_pre = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body" and "head" in self.skipping:
+            self.skipping.remove("head")  # a page that never closes <head>
+        if tag in ("title", "h1") and tag not in self.heads:
+            self.heads[tag], self.capturing = [], tag
+        if tag in _SKIP_TAGS:
+            self.skipping.append(tag)
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+        self.in_pre |= tag == "pre"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.skipping:
+            del self.skipping[self.skipping.index(tag) :]
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+        self.in_pre &= tag != "pre"
+        if tag == self.capturing:
+            self.capturing = None
+
+    def handle_data(self, data: str) -> None:
+        if self.capturing:
+            self.heads[self.capturing].append(data)
+        if not self.skipping and self.capturing != "title":
+            self.parts.append(data if self.in_pre else _SPACES_RE.sub(" ", data))
+
+
+def _html_text(text: str) -> tuple[str | None, str]:
+    """(title, body with paragraphs separated by blank lines) of an HTML page."""
+    parser = _TextExtractor()
+    parser.feed(text)
+    parser.close()
+    paragraphs = [p.strip() for p in "".join(parser.parts).split("\n\n") if p.strip()]
+    title_parts = parser.heads.get("title") or parser.heads.get("h1") or []
+    title = " ".join("".join(title_parts).split()) or None
+    if title and paragraphs and " ".join(paragraphs[0].split()) == title:
+        paragraphs = paragraphs[1:]  # the page's heading repeats its title
+    return title, "\n\n".join(paragraphs)
