@@ -1,0 +1,131 @@
+"""Planning a batch: which items it holds, which are duplicates, and how they are sharded.
+
+Planning is cheap (hashes, not parsing) and deterministic: the same inputs always give the same
+shards with the same keys, which is what lets a retry reuse every shard that already finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from docmill.tasks import schemas
+from docmill.tasks.records import Reject, SourceItem
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    batch_id: str
+    items: list[SourceItem]
+    shards: list[list[SourceItem]]
+    duplicate_of: dict[str, str] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def n_input(self) -> int:
+        return len(self.items) + len(self.rejects)
+
+    def manifest(self) -> dict:
+        """The exact input items of the batch, so a rerun can process the same ones."""
+        return {
+            "n_input": self.n_input,
+            "items": [
+                {
+                    "doc_id": i.doc_id,
+                    "source_id": i.source_id,
+                    "source_uri": i.source_uri,
+                    "content_hash": i.content_hash,
+                }
+                for i in self.items
+            ],
+            "planning_rejects": [asdict(r) for r in self.rejects],
+        }
+
+
+def plan_batch(
+    batch_id: str,
+    items: Iterable[SourceItem],
+    *,
+    max_shard_docs: int = 200,
+    min_shard_docs: int = 10,
+) -> BatchPlan:
+    """Drop repeated doc_ids (a reject each), mark byte-identical items as duplicates of the
+    first one, and cut the rest into shards of similar size."""
+    kept: list[SourceItem] = []
+    rejects: list[Reject] = []
+    first_with_id: dict[str, SourceItem] = {}
+    first_with_hash: dict[str, str] = {}
+    duplicate_of: dict[str, str] = {}
+    for item in items:
+        earlier = first_with_id.get(item.doc_id)
+        if earlier is not None:
+            rejects.append(
+                Reject(
+                    item.source_uri,
+                    item.source_id,
+                    item.doc_id,
+                    "duplicate_id",
+                    f"id {item.source_id!r} was already given by {earlier.source_uri}",
+                )
+            )
+            continue
+        first_with_id[item.doc_id] = item
+        original = first_with_hash.setdefault(item.content_hash, item.doc_id)
+        if original != item.doc_id:
+            duplicate_of[item.doc_id] = original
+        kept.append(item)
+    size = shard_size(len(kept), max_shard_docs=max_shard_docs, min_shard_docs=min_shard_docs)
+    shards = [kept[i : i + size] for i in range(0, len(kept), size)]
+    return BatchPlan(batch_id, kept, shards, duplicate_of, rejects)
+
+
+def shard_size(n_items: int, *, max_shard_docs: int, min_shard_docs: int) -> int:
+    """Around eight shards per batch (so two or four workers stay busy to the end), within the
+    bounds; the size depends on the batch alone so a retry cuts the same shards."""
+    return max(1, min(max_shard_docs, max(min_shard_docs, math.ceil(n_items / 8))))
+
+
+def shard_key(
+    batch_id: str, items: Sequence[SourceItem], duplicate_of: dict[str, str], options: object
+) -> str:
+    """Key of a shard's output: its items' identities and content, the processing options
+    (model name and version included) and the pipeline and schema versions."""
+    payload = {
+        "batch_id": batch_id,
+        "items": [(i.doc_id, i.source_uri, i.content_hash) for i in items],
+        "duplicates": sorted((k, v) for k, v in duplicate_of.items()),
+        "options": asdict(options),  # type: ignore[call-overload]
+        "pipeline": schemas.PIPELINE_VERSION,
+        "schema": schemas.SCHEMA_VERSION,
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:24]
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_batch_id(paths: Sequence[Path]) -> str:
+    """A batch id derived from the resolved sources, so rerunning the same command reruns the
+    same batch instead of adding a copy."""
+    if not paths:
+        raise ValueError("no input files")
+    common = Path(*_common_parts(paths)) if len(paths) > 1 else paths[0]
+    stem = _UNSAFE.sub("-", common.stem or common.name or "batch").strip("-._") or "batch"
+    digest = hashlib.sha256("\n".join(str(p) for p in sorted(paths)).encode()).hexdigest()[:8]
+    return f"{stem[:40]}-{digest}"
+
+
+def _common_parts(paths: Sequence[Path]) -> tuple[str, ...]:
+    parts = [p.parts for p in paths]
+    common: list[str] = []
+    for group in zip(*parts, strict=False):
+        if len(set(group)) != 1:
+            break
+        common.append(group[0])
+    return tuple(common) or ("batch",)

@@ -1,0 +1,145 @@
+import multiprocessing
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from docmill.tasks import schemas, store
+
+
+@pytest.mark.parametrize(
+    "batch_id", ["../x", "a/b", "", ".hidden", "a..b", "x" * 129, "a b", "a=b", "-lead", "é"]
+)
+def test_unsafe_batch_ids_are_refused(batch_id):
+    with pytest.raises(store.InvalidBatchId, match="invalid batch id"):
+        store.validate_batch_id(batch_id)
+
+
+@pytest.mark.parametrize("batch_id", ["2026-11-26", "news_01", "B.1", "x" * 128])
+def test_plain_batch_ids_pass(batch_id):
+    assert store.validate_batch_id(batch_id) == batch_id
+
+
+def _entities(n: int) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "doc_id": "d",
+                "ent_idx": i,
+                "sent_idx": 0,
+                "start_char": 0,
+                "end_char": 1,
+                "text": "X",
+                "label": "ORG",
+                "canonical": "X",
+            }
+            for i in range(n)
+        ],
+        schema=schemas.ENTITIES,
+    )
+
+
+def test_shard_writer_writes_every_table_with_version_metadata(tmp_path):
+    final = tmp_path / "shard"
+    writer = store.ShardWriter(final)
+    writer.write("entities", _entities(3))
+    writer.write("entities", _entities(2))
+    writer.commit({"n": 1})
+    assert store.completed_shard(final) == {"n": 1}
+    assert pq.read_table(final / "entities.parquet").num_rows == 5
+    for name in schemas.BATCH_TABLES:
+        meta = pq.read_schema(final / f"{name}.parquet").metadata
+        assert meta[b"docmill.table"] == name.encode()
+        assert meta[b"docmill.schema_version"] == str(schemas.SCHEMA_VERSION).encode()
+    assert not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_aborted_shard_leaves_nothing_behind(tmp_path):
+    writer = store.ShardWriter(tmp_path / "shard")
+    writer.write("entities", _entities(1))
+    writer.abort()
+    assert store.completed_shard(tmp_path / "shard") is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shard_without_marker_is_not_complete(tmp_path):
+    (tmp_path / "shard").mkdir()
+    pq.write_table(_entities(1), tmp_path / "shard" / "entities.parquet")
+    assert store.completed_shard(tmp_path / "shard") is None
+
+
+def _published(layout: store.Layout, batch_id: str, n_entities: int) -> str:
+    shard = layout.shard_dir(batch_id, f"k{n_entities}")
+    writer = store.ShardWriter(shard)
+    writer.write("entities", _entities(n_entities))
+    writer.commit({})
+    return store.publish_batch(layout, batch_id, [shard], {"items": []})
+
+
+def test_publish_creates_a_complete_version_and_newer_versions_sort_later(tmp_path):
+    layout = store.Layout(tmp_path)
+    first = _published(layout, "b1", 2)
+    second = _published(layout, "b1", 3)
+    assert store.batch_versions(layout, "b1") == [first, second]
+    version_dir = layout.batch_dir("b1") / f"version={second}"
+    assert {p.name for p in version_dir.iterdir()} == {*schemas.BATCH_TABLES, "_manifest.json"}
+    assert pq.read_table(version_dir / "entities").num_rows == 3
+    assert store.latest_manifest(layout, "b1")["version"] == second
+
+
+def test_garbage_collection_keeps_the_newest_version_and_respects_grace(tmp_path):
+    layout = store.Layout(tmp_path)
+    _published(layout, "b1", 1)
+    newest = _published(layout, "b1", 2)
+    store.collect_garbage(layout, "b1", grace_seconds=3600)
+    assert len(store.batch_versions(layout, "b1")) == 2
+    store.collect_garbage(layout, "b1", grace_seconds=0)
+    assert store.batch_versions(layout, "b1") == [newest]
+    assert pq.read_table(layout.batch_dir("b1") / f"version={newest}" / "entities").num_rows == 2
+
+
+def _hold_lock(data_dir: str, ready, release) -> None:
+    with store.batch_lock(store.Layout(Path(data_dir)), "b1"):
+        ready.set()
+        release.wait(30)
+
+
+def test_second_run_of_a_batch_is_refused_clearly(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(tmp_path), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        busy = pytest.raises(store.BatchBusy, match="being processed by another run")
+        with busy, store.batch_lock(store.Layout(tmp_path), "b1"):
+            pass
+        with store.batch_lock(store.Layout(tmp_path), "b2"):
+            pass
+    finally:
+        release.set()
+        holder.join(30)
+    with store.batch_lock(store.Layout(tmp_path), "b1", wait_seconds=5):
+        pass
+
+
+def test_lock_of_a_killed_holder_is_released(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(tmp_path), ready, release))
+    holder.start()
+    assert ready.wait(30)
+    holder.kill()
+    holder.join(30)
+    started = time.monotonic()
+    with store.batch_lock(store.Layout(tmp_path), "b1", wait_seconds=5):
+        assert time.monotonic() - started < 5
+
+
+def test_run_record_round_trips(tmp_path):
+    layout = store.Layout(tmp_path)
+    row = {name: None for name in schemas.RUNS.names} | {"run_id": "r1", "status": "completed"}
+    path = store.write_run_record(layout, row)
+    assert pq.read_table(path).to_pylist()[0]["status"] == "completed"
