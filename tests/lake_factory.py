@@ -1,0 +1,152 @@
+"""Hand-built lakes for warehouse tests: the on-disk layout the store publishes, no pipeline.
+
+Documents are made from a list of sentences (one paragraph each, whitespace tokens), so every
+span's offsets index the document text exactly as the real pipeline's do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from docmill.tasks.schemas import BATCH_TABLES, RUNS, with_version
+
+STOP_WORDS = frozenset({"a", "an", "and", "in", "of", "on", "the", "to", "with"})
+PROCESSED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Mention:
+    sent_idx: int
+    text: str
+    label: str
+    canonical: str | None = None
+
+
+@dataclass
+class Doc:
+    doc_id: str
+    sentences: list[str]
+    mentions: list[Mention] = field(default_factory=list)
+    title: str | None = None
+    duplicate_of: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.sentences)
+
+
+def doc_rows(doc: Doc, *, batch_id: str, run_id: str) -> dict[str, list[dict]]:
+    """Rows of every span table for one document, with consistent offsets."""
+    rows: dict[str, list[dict]] = {table: [] for table in BATCH_TABLES}
+    text = doc.text
+    start = 0
+    sentence_starts = []
+    for sent_idx, sentence in enumerate(doc.sentences):
+        end = start + len(sentence)
+        sentence_starts.append(start)
+        rows["paragraphs"].append(
+            {"doc_id": doc.doc_id, "para_idx": sent_idx, "start_char": start, "end_char": end}
+        )
+        words = sentence.split(" ")
+        rows["sentences"].append(
+            {
+                "doc_id": doc.doc_id,
+                "sent_idx": sent_idx,
+                "para_idx": sent_idx,
+                "start_char": start,
+                "end_char": end,
+                "n_tokens": len(words),
+                "text": sentence,
+            }
+        )
+        offset = start
+        for word in words:
+            rows["tokens"].append(
+                {
+                    "doc_id": doc.doc_id,
+                    "sent_idx": sent_idx,
+                    "tok_idx": len(rows["tokens"]),
+                    "start_char": offset,
+                    "end_char": offset + len(word),
+                    "text": word,
+                    "lemma": word.lower(),
+                    "is_stop": word.lower() in STOP_WORDS,
+                    "is_punct": word in {".", ",", "!", "?"},
+                }
+            )
+            offset += len(word) + 1
+        start = end + 2
+    for ent_idx, mention in enumerate(doc.mentions):
+        sentence = doc.sentences[mention.sent_idx]
+        ent_start = sentence_starts[mention.sent_idx] + sentence.index(mention.text)
+        rows["entities"].append(
+            {
+                "doc_id": doc.doc_id,
+                "ent_idx": ent_idx,
+                "sent_idx": mention.sent_idx,
+                "start_char": ent_start,
+                "end_char": ent_start + len(mention.text),
+                "text": mention.text,
+                "label": mention.label,
+                "canonical": mention.canonical or mention.text,
+            }
+        )
+    rows["documents"].append(
+        {
+            "doc_id": doc.doc_id,
+            "source_id": doc.doc_id,
+            "batch_id": batch_id,
+            "source_uri": f"file:///inbox/{doc.doc_id}.txt",
+            "title": doc.title,
+            "lang": "en",
+            "text": text,
+            "n_chars": len(text),
+            "n_paragraphs": len(rows["paragraphs"]),
+            "n_sentences": len(rows["sentences"]),
+            "n_tokens": len(rows["tokens"]),
+            "n_entities": len(rows["entities"]),
+            "duplicate_of": doc.duplicate_of,
+            "tagged": True,
+            "processed_at": PROCESSED_AT,
+            "run_id": run_id,
+        }
+    )
+    return rows
+
+
+def write_version(
+    data_dir: Path,
+    *,
+    batch_id: str,
+    version: str,
+    docs: list[Doc],
+    rejects: list[dict] | None = None,
+) -> Path:
+    """Publish one version of a batch: every table gets a file, possibly with zero rows."""
+    run_id = f"run-{version}"
+    tables: dict[str, list[dict]] = {table: [] for table in BATCH_TABLES}
+    for doc in docs:
+        for table, rows in doc_rows(doc, batch_id=batch_id, run_id=run_id).items():
+            tables[table].extend(rows)
+    tables["rejects"] = [
+        {"batch_id": batch_id, "run_id": run_id, **reject} for reject in rejects or []
+    ]
+    version_dir = data_dir / "lake" / f"batch={batch_id}" / f"version={version}"
+    for table, schema in BATCH_TABLES.items():
+        schema = with_version(schema, table)
+        target = version_dir / table / "part-0.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(tables[table], schema=schema), target)
+    return version_dir
+
+
+def write_run(data_dir: Path, **row: object) -> Path:
+    target = data_dir / "runs" / f"{row['run_id']}.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([row], schema=with_version(RUNS, "runs")), target)
+    return target

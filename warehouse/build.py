@@ -1,0 +1,241 @@
+"""Build and refresh `warehouse.duckdb`: a file of views (no tables) over the Parquet lake.
+
+The SQL lives in one `.sql` file per view; the only generated part is the substitution of the
+absolute lake and runs directories, so the file works from any working directory and client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from docmill.tasks.schemas import BATCH_TABLES, RUNS, SCHEMA_VERSION, with_version
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+META_VIEW = "docmill_meta"
+
+# Creation order: a view comes after every view it reads.
+VIEW_NAMES: tuple[str, ...] = (
+    "documents",
+    "paragraphs",
+    "sentences",
+    "tokens",
+    "entities",
+    "rejects",
+    "runs",
+    "entity_counts",
+    "entity_cooccurrence",
+    "doc_stats",
+)
+
+# The DuckDB 1.5 CLI refuses files written with 2.0's default storage format.
+STORAGE_COMPATIBILITY = "v1.0.0"
+_COMPATIBLE_STORAGE_TAG = "v1.0.0+"
+
+PLACEHOLDER_PARTITION = ("batch=_", "version=_")
+RUNS_PLACEHOLDER = "_placeholder.parquet"
+
+_SQL_DIR = Path(__file__).resolve().parent
+_T = TypeVar("_T")
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds `warehouse.duckdb` open for writing for longer than we waited."""
+
+
+def warehouse_path(data_dir: Path) -> Path:
+    return Path(data_dir).resolve() / WAREHOUSE_FILE
+
+
+def lake_dir(data_dir: Path) -> Path:
+    return Path(data_dir).resolve() / "lake"
+
+
+def runs_dir(data_dir: Path) -> Path:
+    return Path(data_dir).resolve() / "runs"
+
+
+def _sql_literal_body(path: Path) -> str:
+    """A path as it may stand inside a single-quoted SQL string."""
+    return path.as_posix().replace("'", "''")
+
+
+def render_views(data_dir: Path) -> list[tuple[str, str]]:
+    """(name, sql) of every view in creation order, with absolute paths for `data_dir`."""
+    lake = _sql_literal_body(lake_dir(data_dir))
+    runs = _sql_literal_body(runs_dir(data_dir))
+    rendered = []
+    for name in VIEW_NAMES:
+        template = (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+        # str.replace, not str.format: the SQL has its own braces (struct literals).
+        sql = template.replace("{lake}", lake).replace("{runs}", runs).strip().rstrip(";")
+        rendered.append((name, sql))
+    return rendered
+
+
+def views_hash(views: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256(f"schema_version={SCHEMA_VERSION}\n".encode())
+    for name, sql in views:
+        digest.update(f"-- view {name}\n{sql}\n".encode())
+    return digest.hexdigest()
+
+
+def write_placeholders(data_dir: Path) -> list[Path]:
+    """Zero-row files with the full schema so every glob matches even in an empty lake.
+
+    Returns the files written (those already present are left alone).
+    """
+    import pyarrow.parquet as pq
+
+    targets = {
+        lake_dir(data_dir).joinpath(*PLACEHOLDER_PARTITION, table, "part-0.parquet"): (
+            with_version(schema, table)
+        )
+        for table, schema in BATCH_TABLES.items()
+    }
+    targets[runs_dir(data_dir) / RUNS_PLACEHOLDER] = with_version(RUNS, "runs")
+    written = []
+    for path, schema in targets.items():
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write aside and rename so a concurrent reader never sees a half-written file.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        pq.write_table(schema.empty_table(), tmp)
+        os.replace(tmp, path)
+        written.append(path)
+    return written
+
+
+def placeholders_present(data_dir: Path) -> bool:
+    lake = lake_dir(data_dir).joinpath(*PLACEHOLDER_PARTITION)
+    return (runs_dir(data_dir) / RUNS_PLACEHOLDER).exists() and all(
+        (lake / table / "part-0.parquet").exists() for table in BATCH_TABLES
+    )
+
+
+def is_lock_error(error: BaseException) -> bool:
+    message = str(error).lower()
+    return isinstance(error, duckdb.IOException) and (
+        "could not set lock" in message or "conflicting lock" in message
+    )
+
+
+def retry_on_lock(
+    open_fn: Callable[[], _T], *, timeout_s: float, what: str, initial_delay_s: float = 0.05
+) -> _T:
+    """Call `open_fn` until it stops failing on a file lock, for at most `timeout_s` seconds."""
+    deadline = time.monotonic() + timeout_s
+    delay = initial_delay_s
+    while True:
+        try:
+            return open_fn()
+        except duckdb.IOException as error:
+            if not is_lock_error(error):
+                raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WarehouseBusy(
+                    f"{what} is locked by another process (a running pipeline or an open "
+                    f"read-write session) and stayed locked for {timeout_s:g} s; close that "
+                    f"session or wait for the run to finish, then retry. DuckDB said: {error}"
+                ) from error
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 1.0)
+
+
+def _connect_read_write(path: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(
+        str(path), config={"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    )
+
+
+def _storage_tag(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute(
+        "select tags['storage_version'] from duckdb_databases() where database_name = "
+        "current_database()"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _meta_sql(digest: str) -> str:
+    return f"select '{digest}' as views_hash, {SCHEMA_VERSION} as schema_version"
+
+
+def build_warehouse(data_dir: Path, *, lock_timeout_s: float = 10.0) -> list[str]:
+    """Create or refresh every view in `<data_dir>/warehouse.duckdb`; return the view names.
+
+    Raises WarehouseBusy when another process keeps the file locked past `lock_timeout_s`.
+    """
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_placeholders(data_dir)
+    views = render_views(data_dir)
+    path = warehouse_path(data_dir)
+    con = retry_on_lock(lambda: _connect_read_write(path), timeout_s=lock_timeout_s, what=str(path))
+    try:
+        if _storage_tag(con) != _COMPATIBLE_STORAGE_TAG:
+            # Written by a DuckDB with newer storage defaults: older clients cannot open it.
+            # The file holds only views, so recreating it loses nothing.
+            con.close()
+            for stale in (path, path.with_name(path.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            con = retry_on_lock(
+                lambda: _connect_read_write(path), timeout_s=lock_timeout_s, what=str(path)
+            )
+        _create_views(con, views)
+    finally:
+        con.close()
+    return [name for name, _ in views]
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, views: list[tuple[str, str]]) -> None:
+    wanted = {name for name, _ in views} | {META_VIEW}
+    con.execute("begin transaction")
+    try:
+        existing = con.execute(
+            "select view_name from duckdb_views() "
+            "where not internal and database_name = current_database() and schema_name = 'main'"
+        ).fetchall()
+        # A view retired from the SQL set would otherwise linger with a stale definition.
+        for (name,) in existing:
+            if name not in wanted:
+                con.execute(f'drop view if exists "{name}"')
+        for name, sql in views:
+            con.execute(f'create or replace view "{name}" as\n{sql}')
+        con.execute(f'create or replace view "{META_VIEW}" as {_meta_sql(views_hash(views))}')
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    # Fold the WAL into the file so clients that only read it see the views.
+    con.execute("checkpoint")
+
+
+def views_up_to_date(data_dir: Path) -> bool:
+    """True when the warehouse exists, opens in old clients and holds the current views."""
+    path = warehouse_path(data_dir)
+    if not path.exists() or not placeholders_present(data_dir):
+        return False
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as error:
+        if is_lock_error(error):
+            return False
+        raise
+    try:
+        if _storage_tag(con) != _COMPATIBLE_STORAGE_TAG:
+            return False
+        row = con.execute(f'select views_hash, schema_version from "{META_VIEW}"').fetchone()
+    except duckdb.Error:
+        # A missing or hand-edited meta view: rebuilding is the safe answer.
+        return False
+    finally:
+        con.close()
+    return row == (views_hash(render_views(data_dir)), SCHEMA_VERSION)

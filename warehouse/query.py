@@ -1,0 +1,179 @@
+"""Read-only access to the warehouse: open it without ever blocking on a running pipeline."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from docmill.warehouse.build import is_lock_error, render_views, warehouse_path
+
+OutputFormat = Literal["table", "csv", "json"]
+
+
+class WarehouseMissing(FileNotFoundError):
+    """`warehouse.duckdb` has not been built in the data directory yet."""
+
+
+def connect_read_only(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection that sees every view of the warehouse in `data_dir`.
+
+    When a writer holds the file locked, the same views are created in an in-memory database
+    instead: they read the Parquet lake directly, so the analyst sees the same data.
+    """
+    path = warehouse_path(data_dir)
+    if not path.exists():
+        raise WarehouseMissing(
+            f"No warehouse at {path}. Run `docmill run SOURCE --data-dir {path.parent}` to "
+            f"process documents, or `docmill views --data-dir {path.parent}` to build the views "
+            "over existing data."
+        )
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as error:
+        if not is_lock_error(error):
+            raise
+    con = duckdb.connect(":memory:")
+    try:
+        for name, sql in render_views(path.parent):
+            con.execute(f'create view "{name}" as\n{sql}')
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def run_query(
+    data_dir: Path,
+    sql: str,
+    *,
+    fmt: OutputFormat = "table",
+    max_cell_width: int = 48,
+) -> str:
+    """Run `sql` read-only against the warehouse and render the result as text.
+
+    DuckDB errors propagate as `duckdb.Error`.
+    """
+    con = connect_read_only(data_dir)
+    try:
+        cursor = con.execute(sql)
+        if cursor.description is None:
+            return ""
+        columns = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    if fmt == "table":
+        return format_table(columns, rows, max_cell_width=max_cell_width)
+    if fmt == "csv":
+        return format_csv(columns, rows)
+    if fmt == "json":
+        return format_json(columns, rows)
+    raise ValueError(f"unknown output format {fmt!r}; use one of: table, csv, json")
+
+
+def format_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], *, max_cell_width: int = 48
+) -> str:
+    """Aligned plain-text columns, a header rule and a row-count footer."""
+    header = [_truncate(_table_cell(name), max_cell_width) for name in columns]
+    body = [[_truncate(_table_cell(value), max_cell_width) for value in row] for row in rows]
+    widths = [len(name) for name in header]
+    for row in body:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    # Numbers read best right-aligned; decide per column from the first non-null value.
+    numeric = [_is_numeric_column(rows, index) for index in range(len(columns))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (
+            cell.rjust(width) if is_number else cell.ljust(width)
+            for cell, width, is_number in zip(cells, widths, numeric, strict=True)
+        )
+        return " | ".join(padded).rstrip()
+
+    count = len(rows)
+    lines = [line(header), "-+-".join("-" * width for width in widths)]
+    lines.extend(line(row) for row in body)
+    lines.append(f"({count} row{'' if count == 1 else 's'})")
+    return "\n".join(lines) + "\n"
+
+
+def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if value is None else _csv_cell(value) for value in row])
+    return buffer.getvalue()
+
+
+def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    records = [
+        {name: _json_safe(value) for name, value in zip(columns, row, strict=True)} for row in rows
+    ]
+    return json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+
+
+def _is_numeric_column(rows: Sequence[Sequence[Any]], index: int) -> bool:
+    for row in rows:
+        value = row[index]
+        if value is not None:
+            return isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
+    return False
+
+
+def _table_cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return str(round(value, 6))
+    text = str(value)
+    # Keep each row on one line so the columns stay aligned.
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+
+
+def _truncate(text: str, width: int) -> str:
+    if width < 2 or len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(_json_safe(value), ensure_ascii=False)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        # JSON has no NaN or infinity.
+        return value if math.isfinite(value) else None
+    if isinstance(value, decimal.Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_json_safe(item) for item in value]
+    return str(value)
