@@ -1,0 +1,1 @@
+"""Prefect flows, settings and the docmill command line."""

