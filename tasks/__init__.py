@@ -1,0 +1,1 @@
+"""Processing steps: plain Python over docmill records; no Prefect here."""
