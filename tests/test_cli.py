@@ -1,0 +1,122 @@
+"""The command line as a user meets it: exit codes, messages, formats; no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from lake_factory import Doc, Mention, write_version
+
+from docmill.flows.cli import main
+from docmill.warehouse.build import build_warehouse, warehouse_path
+
+VERSION = "20260101T000000000000Z-00000001"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    write_version(
+        tmp_path,
+        batch_id="b1",
+        version=VERSION,
+        docs=[Doc("d1", ["Xi Jinping visited Seoul ."], [Mention(0, "Xi Jinping", "PERSON")])],
+    )
+    build_warehouse(tmp_path)
+    return tmp_path
+
+
+def test_sql_prints_a_table(data_dir, capsys):
+    assert (
+        main(["sql", "select canonical, mentions from entity_counts", "--data-dir", str(data_dir)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Xi Jinping" in out and "(1 row" in out
+
+
+def test_sql_json_format(data_dir, capsys):
+    assert (
+        main(
+            ["sql", "select doc_id from documents", "--data-dir", str(data_dir), "--format", "json"]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == [{"doc_id": "d1"}]
+
+
+def test_sql_error_prints_duckdb_message_not_traceback(data_dir, capsys):
+    assert main(["sql", "select nope from nowhere", "--data-dir", str(data_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "Traceback" not in err
+
+
+def test_sql_without_warehouse_says_what_to_do(tmp_path, capsys):
+    assert main(["sql", "select 1", "--data-dir", str(tmp_path / "none")]) == 1
+    assert "docmill run" in capsys.readouterr().err
+
+
+def test_sql_works_while_a_pipeline_holds_the_warehouse(data_dir):
+    holder_script = textwrap.dedent(
+        f"""
+        import sys, duckdb
+        con = duckdb.connect({str(warehouse_path(data_dir))!r})
+        print("ready", flush=True)
+        sys.stdin.read()
+        """
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", holder_script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "docmill.flows.cli",
+                "sql",
+                "select count(*) as n from documents",
+                "--data-dir",
+                str(data_dir),
+                "--format",
+                "csv",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["n", "1"]
+
+
+@pytest.mark.parametrize("batch_id", ["../x", "a/b", "bad id"])
+def test_run_refuses_unsafe_batch_ids_before_starting(tmp_path, capsys, batch_id):
+    (tmp_path / "a.txt").write_text("Some text.")
+    code = main(
+        ["run", str(tmp_path / "a.txt"), "--batch-id", batch_id, "--data-dir", str(tmp_path)]
+    )
+    assert code == 2
+    assert "invalid batch id" in capsys.readouterr().err
+    assert not (tmp_path / "lake").exists()
+
+
+def test_run_names_a_missing_source(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "missing.txt"), "--data-dir", str(tmp_path)]) == 2
+    assert "missing.txt" in capsys.readouterr().err
+
+
+def test_views_lists_the_contract_views(data_dir, capsys):
+    assert main(["views", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    for view in ("documents", "tokens", "entity_counts", "entity_cooccurrence", "doc_stats"):
+        assert f"  {view}\n" in out
