@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 
-.PHONY: install run test lint format serve clean
+.PHONY: install run test lint format serve server clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,27 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# A local Prefect server on 127.0.0.1:4200 (state under .prefect/), unless one already answers.
+PREFECT_PORT ?= 4200
+server serve: export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+server serve: export PREFECT_SERVER_ANALYTICS_ENABLED = false
+
+server: install
+	@if curl -fsS $(PREFECT_API_URL)/health >/dev/null 2>&1; then \
+		echo "Prefect server already running at $(PREFECT_API_URL)"; \
+	else \
+		mkdir -p .prefect; \
+		PREFECT_HOME=$(CURDIR)/.prefect nohup $(BIN)/prefect server start --host 127.0.0.1 \
+			--port $(PREFECT_PORT) > .prefect/server.log 2>&1 & \
+		for i in $$(seq 1 60); do \
+			curl -fsS $(PREFECT_API_URL)/health >/dev/null 2>&1 && break; sleep 1; \
+		done; \
+		echo "Prefect server started at $(PREFECT_API_URL) (UI: http://127.0.0.1:$(PREFECT_PORT), log: .prefect/server.log)"; \
+	fi
+
+serve: server
+	DOCMILL_DATA_DIR=$(abspath $(DATA_DIR)) $(BIN)/docmill serve
 
 clean:
 	rm -rf $(DATA_DIR) .pytest_cache .ruff_cache

@@ -29,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="process sources as one batch and publish it")
-    run.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder or glob")
+    run.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="file, folder or glob; none: rerun the items recorded for --batch-id",
+    )
     run.add_argument("--batch-id", help="batch to (re)process (default: derived from sources)")
     _data_dir_option(run)
     run.add_argument("--model", help="spaCy pipeline package or path")
@@ -43,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_option(sql)
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.set_defaults(handler=_cmd_sql)
+
+    serve = sub.add_parser(
+        "serve", help="serve the deployments (process-documents, process-inbox, rebuild-warehouse)"
+    )
+    serve.add_argument("--limit", type=int, help="most flow runs at once")
+    serve.set_defaults(handler=_cmd_serve)
 
     views = sub.add_parser("views", help="(re)build the views of warehouse.duckdb and list them")
     _data_dir_option(views)
@@ -82,6 +93,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         # Resolved here too so that a usage error costs no Prefect start-up, and the flow run
         # is named after the batch.
+        if not args.sources and not args.batch_id:
+            return _fail("give at least one SOURCE, or --batch-id to rerun a batch", EXIT_USAGE)
         batch_id = validate_batch_id(
             args.batch_id or default_batch_id(resolve_sources(args.sources))
         )
@@ -92,7 +105,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         summary = process_documents(
-            sources=args.sources,
+            sources=args.sources or None,
             batch_id=batch_id,
             data_dir=str(settings.data_dir),
             model=settings.model,
@@ -161,6 +174,21 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         return _fail(str(err))
     except duckdb.Error as err:
         return _fail(f"query failed: {err}")
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from prefect.settings import PREFECT_API_URL
+
+    from docmill.flows.serve import serve_deployments
+    from docmill.flows.settings import load_settings
+
+    if not PREFECT_API_URL.value():
+        return _fail(
+            "serving needs a Prefect server: start one with `prefect server start --host "
+            "127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api (or use `make serve`)"
+        )
+    serve_deployments(load_settings(), limit=args.limit)
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -26,7 +27,14 @@ from docmill.flows.settings import Settings, load_settings
 from docmill.tasks import store
 from docmill.tasks.ingest import plan_items, resolve_sources
 from docmill.tasks.nlp import model_identity
-from docmill.tasks.plan import BatchPlan, default_batch_id, plan_batch, shard_key
+from docmill.tasks.plan import (
+    BatchPlan,
+    default_batch_id,
+    items_from_manifest,
+    plan_batch,
+    shard_key,
+)
+from docmill.tasks.records import Reject, SourceItem
 from docmill.tasks.shard import (
     ProcessingOptions,
     ShardResult,
@@ -67,9 +75,13 @@ def _run_name() -> str:
 
 @flow(name="process-documents", flow_run_name=_run_name, validate_parameters=True)
 def process_documents(
-    sources: Annotated[list[str], Field(description="Files, folders or globs to process.")] = [  # noqa: B006 - Prefect copies parameters
-        "seeds"
-    ],
+    sources: Annotated[
+        list[str] | None,
+        Field(
+            description="Files, folders or globs to process. Leave empty to rerun the items "
+            "recorded for batch_id."
+        ),
+    ] = None,
     batch_id: Annotated[
         str | None, Field(description="Batch to (re)process; default: derived from the sources.")
     ] = None,
@@ -83,17 +95,52 @@ def process_documents(
         Literal["accurate", "fast"] | None, Field(description="Tagging profile.")
     ] = None,
 ) -> dict:
-    """Clean, segment and tag the sources as one batch, publish it atomically, refresh views."""
+    """Clean, segment and tag the sources as one batch, publish it atomically, refresh views.
+
+    With no sources, the batch's recorded items are processed again (from the plan of an
+    unfinished attempt, else from the manifest of its published version).
+    """
     settings = load_settings(data_dir=data_dir, model=model, workers=workers, profile=profile)
-    return run_batch(sources, batch_id=batch_id, settings=settings, force=force)
+    if sources:
+        paths = resolve_sources(sources)
+        batch_id = store.validate_batch_id(batch_id or default_batch_id(paths))
+        return run_batch(batch_id, lambda layout: plan_items(paths), settings=settings, force=force)
+    if not batch_id:
+        raise ValueError("give sources, or the batch_id of an existing batch to rerun it")
+    batch_id = store.validate_batch_id(batch_id)
+
+    def recorded(layout: store.Layout) -> BatchInput:
+        found = recorded_input(layout, batch_id)
+        if found is None:
+            raise ValueError(
+                f"batch {batch_id!r} has no recorded items in {layout.data_dir}; give sources"
+            )
+        return found
+
+    return run_batch(batch_id, recorded, settings=settings, force=force)
 
 
-def run_batch(sources: list[str], *, batch_id: str | None, settings: Settings, force: bool) -> dict:
+# What a batch processes: planned items, optionally with items already known to be rejects.
+BatchInput = Iterable[SourceItem] | tuple[list[SourceItem], list[Reject]]
+
+
+def recorded_input(layout: store.Layout, batch_id: str) -> BatchInput | None:
+    """The items of an unfinished attempt of the batch, else of its published version."""
+    manifest = store.read_staged_plan(layout, batch_id) or store.latest_manifest(layout, batch_id)
+    return items_from_manifest(manifest) if manifest else None
+
+
+def run_batch(
+    batch_id: str,
+    select: Callable[[store.Layout], BatchInput],
+    *,
+    settings: Settings,
+    force: bool,
+) -> dict:
+    """Plan (under the batch lock), process every shard, publish, record; see architecture.md."""
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
-    paths = resolve_sources(sources)
-    batch_id = store.validate_batch_id(batch_id or default_batch_id(paths))
     layout = store.Layout(settings.data_dir.resolve())
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     run_id = str(flow_run.id or uuid.uuid4())
@@ -107,23 +154,30 @@ def run_batch(sources: list[str], *, batch_id: str | None, settings: Settings, f
         tag_duplicates=settings.tag_duplicates,
     )
     record = run_record(run_id, batch_id, started_at, options.model_id)
-    with store.batch_lock(layout, batch_id, wait_seconds=settings.lock_wait_seconds):
-        try:
+    try:
+        with store.batch_lock(layout, batch_id, wait_seconds=settings.lock_wait_seconds):
             stale = store.discard_stale_staging(layout, batch_id)
             if stale:
                 logger.info("removed %d half-written staging directories of a dead run", stale)
+            selected = select(layout)
+            items, known_rejects = selected if isinstance(selected, tuple) else (selected, [])
             plan = plan_batch(
                 batch_id,
-                plan_items(paths),
+                items,
+                rejects=known_rejects,
                 max_shard_docs=settings.max_shard_docs,
                 min_shard_docs=settings.min_shard_docs,
             )
+            if plan.n_input == 0:
+                logger.info("batch %s: nothing to process", batch_id)
+                record.update(status="nothing_new", finished_at=datetime.now(UTC))
+                store.write_run_record(layout, record)
+                return {**record, "data_dir": str(layout.data_dir), "top_entities": []}
+            store.write_staged_plan(layout, batch_id, plan.manifest())
             logger.info(
-                "batch %s: %d input items from %d files in %d shards; %d byte-identical "
-                "duplicates; data in %s",
+                "batch %s: %d input items in %d shards; %d byte-identical duplicates; data in %s",
                 batch_id,
                 plan.n_input,
-                len(paths),
                 len(plan.shards),
                 len(plan.duplicate_of),
                 layout.data_dir,
@@ -134,16 +188,16 @@ def run_batch(sources: list[str], *, batch_id: str | None, settings: Settings, f
             shard_dirs.append(str(_stage_planning_rejects(layout, plan, run_id)))
             version = publish_task(str(layout.data_dir), batch_id, shard_dirs, plan.manifest())
             logger.info("published batch %s as version %s", batch_id, version)
-            try:
-                refresh_views_task(str(layout.data_dir))
-            except WarehouseBusy as busy:
-                logger.warning("views not refreshed (%s); the data is published regardless", busy)
             store.collect_garbage(layout, batch_id, grace_seconds=settings.gc_grace_seconds)
-        except BaseException as err:
-            record.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
-            record["finished_at"] = datetime.now(UTC)
-            store.write_run_record(layout, record)
-            raise
+    except BaseException as err:
+        record.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
+        record["finished_at"] = datetime.now(UTC)
+        store.write_run_record(layout, record)
+        raise
+    try:
+        refresh_views_task(str(layout.data_dir))
+    except WarehouseBusy as busy:
+        logger.warning("views not refreshed (%s); the data is published regardless", busy)
     record.update(_totals(plan, results), status="completed", batch_version=version)
     record["finished_at"] = datetime.now(UTC)
     store.write_run_record(layout, record)
@@ -151,6 +205,15 @@ def run_batch(sources: list[str], *, batch_id: str | None, settings: Settings, f
     summary["top_entities"] = _top_entities(results)
     summary["data_dir"] = str(layout.data_dir)
     publish_artifacts(summary, results)
+    logger.info(
+        "batch %s: %d documents, %d rejected, %d duplicates, %d tokens, %d entities",
+        batch_id,
+        record["n_documents"],
+        record["n_rejected"],
+        record["n_duplicates"],
+        record["n_tokens"],
+        record["n_entities"],
+    )
     return summary
 
 

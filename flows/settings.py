@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         600.0, ge=0, description="How long a replaced batch version stays for running readers."
     )
     lock_wait_seconds: float = Field(0.0, ge=0, description="Wait this long for a busy batch.")
+    inbox: str = Field("inbox", description="Folder or glob the process-inbox deployment reads.")
+    inbox_cron: str = Field("*/15 * * * *", description="Schedule of process-inbox.")
+    maintenance_cron: str = Field("30 3 * * *", description="Schedule of rebuild-warehouse.")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -13,8 +13,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from docmill.tasks import schemas
+from docmill.tasks.ingest import plan_items
 from docmill.tasks.records import Reject, SourceItem
 
 
@@ -34,30 +37,72 @@ class BatchPlan:
         """The exact input items of the batch, so a rerun can process the same ones."""
         return {
             "n_input": self.n_input,
-            "items": [
-                {
-                    "doc_id": i.doc_id,
-                    "source_id": i.source_id,
-                    "source_uri": i.source_uri,
-                    "content_hash": i.content_hash,
-                }
-                for i in self.items
-            ],
+            "items": [item_entry(i) for i in self.items],
             "planning_rejects": [asdict(r) for r in self.rejects],
         }
+
+
+def item_entry(item: SourceItem) -> dict:
+    """How a manifest records one input item."""
+    return {
+        "doc_id": item.doc_id,
+        "source_id": item.source_id,
+        "source_uri": item.source_uri,
+        "content_hash": item.content_hash,
+    }
+
+
+def manifest_entries(manifest: dict) -> list[dict]:
+    """Every input item a manifest records (processed or rejected at planning), in order."""
+    return [*manifest.get("items", []), *manifest.get("planning_rejects", [])]
+
+
+def items_from_manifest(manifest: dict) -> tuple[list[SourceItem], list[Reject]]:
+    """Plan exactly the items a manifest records, from their sources as they are now.
+
+    An item whose file or record is gone becomes a `source_missing` reject, so the rerun still
+    accounts for every recorded item.
+    """
+    entries = manifest_entries(manifest)
+    files = list(dict.fromkeys(_path_of(e["source_uri"]) for e in entries))
+    found = {item.source_uri: item for item in plan_items(files) if item.source_uri}
+    items: list[SourceItem] = []
+    rejects: list[Reject] = []
+    for entry in entries:
+        item = found.get(entry["source_uri"])
+        if item is not None:
+            items.append(item)
+            continue
+        rejects.append(
+            Reject(
+                entry["source_uri"],
+                entry.get("source_id", entry["source_uri"]),
+                entry.get("doc_id", ""),
+                "source_missing",
+                "recorded in the batch manifest but no longer present in its source",
+                entry.get("content_hash", ""),
+            )
+        )
+    return items, rejects
+
+
+def _path_of(source_uri: str) -> Path:
+    return Path(url2pathname(urlparse(source_uri.split("#", 1)[0]).path))
 
 
 def plan_batch(
     batch_id: str,
     items: Iterable[SourceItem],
     *,
+    rejects: Sequence[Reject] = (),
     max_shard_docs: int = 200,
     min_shard_docs: int = 10,
 ) -> BatchPlan:
     """Drop repeated doc_ids (a reject each), mark byte-identical items as duplicates of the
-    first one, and cut the rest into shards of similar size."""
+    first one, and cut the rest into shards of similar size. `rejects` are items already
+    known to be unusable; they are carried into the plan."""
     kept: list[SourceItem] = []
-    rejects: list[Reject] = []
+    rejects = list(rejects)
     first_with_id: dict[str, SourceItem] = {}
     first_with_hash: dict[str, str] = {}
     duplicate_of: dict[str, str] = {}
@@ -71,6 +116,7 @@ def plan_batch(
                     item.doc_id,
                     "duplicate_id",
                     f"id {item.source_id!r} was already given by {earlier.source_uri}",
+                    item.content_hash,
                 )
             )
             continue

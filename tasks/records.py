@@ -53,6 +53,7 @@ class Reject:
     doc_id: str
     reason: str
     detail: str
+    content_hash: str = ""
 
 
 class ItemRejected(Exception):

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -38,6 +39,7 @@ from docmill.tasks import schemas
 BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SUCCESS_MARKER = "_SUCCESS.json"
 MANIFEST = "_manifest.json"
+STAGED_PLAN = "plan.json"
 _COMPRESSION = "zstd"
 
 
@@ -47,6 +49,13 @@ class InvalidBatchId(ValueError):
 
 class BatchBusy(RuntimeError):
     """Another run holds the batch's lock."""
+
+
+def crash_point(name: str) -> None:
+    """Failure injection for the crash-safety tests: `DOCMILL_CRASH_AT=<name>` makes the process
+    die right here with SIGKILL, as a killed worker or a lost machine would."""
+    if os.environ.get("DOCMILL_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def validate_batch_id(batch_id: str) -> str:
@@ -122,6 +131,7 @@ class ShardWriter:
             )
             self._writers[name] = writer
         writer.write_table(table.cast(writer.schema))
+        crash_point("shard_writing")
 
     def commit(self, summary: dict) -> None:
         for name, schema in schemas.BATCH_TABLES.items():
@@ -180,10 +190,12 @@ def publish_batch(layout: Layout, batch_id: str, shard_dirs: Sequence[Path], man
             _link_or_copy(shard_dir / f"{name}.parquet", table_dir / f"part-{n:05d}.parquet")
     _write_json(work / MANIFEST, {**manifest, "batch_id": batch_id, "version": version})
     _fsync_tree(work)
+    crash_point("publish_before_rename")
     target = layout.batch_dir(batch_id) / f"version={version}"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.rename(work, target)
     _fsync_dir(target.parent)
+    crash_point("publish_after_rename")
     return version
 
 
@@ -213,9 +225,12 @@ def published_batches(layout: Layout) -> list[str]:
     )
 
 
-def collect_garbage(layout: Layout, batch_id: str, *, grace_seconds: float) -> list[Path]:
+def collect_garbage(
+    layout: Layout, batch_id: str, *, grace_seconds: float, keep_staging: bool = False
+) -> list[Path]:
     """Remove versions superseded more than `grace_seconds` ago (readers that listed them
-    just before the switch may still be reading), and the batch's leftover staging."""
+    just before the switch may still be reading) and, unless `keep_staging`, the batch's
+    staging (right after a publish it is spent; otherwise it may serve a pending retry)."""
     removed: list[Path] = []
     versions = batch_versions(layout, batch_id)
     now = datetime.now(UTC)
@@ -226,7 +241,7 @@ def collect_garbage(layout: Layout, batch_id: str, *, grace_seconds: float) -> l
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     staging = layout.staging(batch_id)
-    if staging.exists():
+    if not keep_staging and staging.exists():
         shutil.rmtree(staging, ignore_errors=True)
         removed.append(staging)
     return removed
@@ -246,6 +261,43 @@ def discard_stale_staging(layout: Layout, batch_id: str) -> int:
     return len(stale)
 
 
+def write_staged_plan(layout: Layout, batch_id: str, manifest: dict) -> Path:
+    """Record the items a run is about to process, so a retry of it processes the same ones."""
+    path = layout.staging(batch_id) / STAGED_PLAN
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    _write_json(tmp, manifest)
+    os.replace(tmp, path)
+    return path
+
+
+def read_staged_plan(layout: Layout, batch_id: str) -> dict | None:
+    path = layout.staging(batch_id) / STAGED_PLAN
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def staged_batches(layout: Layout) -> list[str]:
+    root = layout.data_dir / "_staging"
+    return sorted(p.parent.name for p in root.glob(f"*/{STAGED_PLAN}")) if root.is_dir() else []
+
+
+def batch_is_locked(layout: Layout, batch_id: str) -> bool:
+    """Whether a live run holds the batch (a probe; the answer may change right after)."""
+    path = layout.lock_file(batch_id)
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def write_run_record(layout: Layout, row: dict) -> Path:
     """Write (or replace) the one-row runs file of a flow run, atomically."""
     layout.runs.mkdir(parents=True, exist_ok=True)
@@ -257,7 +309,9 @@ def write_run_record(layout: Layout, row: dict) -> Path:
 
 
 @contextlib.contextmanager
-def batch_lock(layout: Layout, batch_id: str, *, wait_seconds: float = 0.0) -> Iterator[None]:
+def batch_lock(
+    layout: Layout, batch_id: str, *, wait_seconds: float = 0.0, what: str = "batch"
+) -> Iterator[None]:
     """Hold an exclusive lock on a batch for the length of a run.
 
     The kernel releases a flock when its holder dies, so a run killed with SIGKILL never
@@ -278,7 +332,7 @@ def batch_lock(layout: Layout, batch_id: str, *, wait_seconds: float = 0.0) -> I
                     handle.seek(0)
                     holder = handle.read().strip() or "another process"
                     raise BatchBusy(
-                        f"batch {batch_id!r} is being processed by another run ({holder}); "
+                        f"{what} {batch_id!r} is being processed by another run ({holder}); "
                         "wait for it to finish, then rerun if needed"
                     ) from None
                 time.sleep(0.5)

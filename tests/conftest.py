@@ -22,12 +22,14 @@ SEED_ARTICLE = SEEDS / "000_fa70326514a1b195.txt"
 
 
 @pytest.fixture(scope="session")
-def prefect_server():
-    """One temporary Prefect server for every test that runs a flow."""
+def prefect_server() -> str:
+    """One temporary Prefect server (127.0.0.1, SQLite under a temporary PREFECT_HOME) for every
+    test that runs a flow; yields its API URL for subprocesses."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield PREFECT_API_URL.value()
 
 
 @pytest.fixture(scope="session", autouse=True)
