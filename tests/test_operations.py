@@ -140,6 +140,16 @@ def test_custom_run_publishes_and_a_rerun_changes_nothing(served):
         [f"%{SEED_ARTICLE.name}"],
     )
     assert n_sent == 17
+    with _client() as client:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run]))
+        )
+    kinds = {(a.type, a.key) for a in artifacts}
+    assert {("markdown", "batch-ui-seeds"), ("table", "batch-ui-seeds-shards")} <= kinds
+    summary = next(a.data for a in artifacts if a.type == "markdown")
+    assert "Top entities" in summary and "China (GPE)" in summary
     before = _batch_snapshot(served.data_dir, "ui-seeds")
     again = _trigger(
         "process-documents", {"sources": [str(SEEDS)], "batch_id": "ui-seeds", "force": True}
