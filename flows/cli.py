@@ -4,6 +4,7 @@ need them, so `docmill sql` answers in a fraction of a second."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -48,6 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_option(sql)
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.set_defaults(handler=_cmd_sql)
+
+    bench = sub.add_parser(
+        "bench", help="throughput and peak memory of the flow against bare spaCy"
+    )
+    bench.add_argument("corpus", help="file, folder or glob of documents")
+    bench.add_argument("--repeat", type=int, default=1, help="process the corpus K times")
+    bench.add_argument("--workers", type=int, default=2)
+    bench.add_argument("--profile", choices=["accurate", "fast"], default="accurate")
+    bench.add_argument("--model", default=None, help="spaCy pipeline package or path")
+    bench.add_argument("--json", type=Path, help="also write the figures to this file")
+    bench.set_defaults(handler=_cmd_bench)
 
     serve = sub.add_parser(
         "serve", help="serve the deployments (process-documents, process-inbox, rebuild-warehouse)"
@@ -174,6 +186,28 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         return _fail(str(err))
     except duckdb.Error as err:
         return _fail(f"query failed: {err}")
+    return EXIT_OK
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from docmill.flows.bench import format_report, run_bench
+    from docmill.tasks.ingest import SourceNotFound
+    from docmill.tasks.nlp import DEFAULT_MODEL
+
+    try:
+        figures = run_bench(
+            args.corpus,
+            repeat=args.repeat,
+            workers=args.workers,
+            profile=args.profile,
+            model=args.model or DEFAULT_MODEL,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except (SourceNotFound, RuntimeError) as err:
+        return _fail(str(err))
+    print(format_report(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return EXIT_OK
 
 

@@ -159,6 +159,7 @@ def run_batch(
             stale = store.discard_stale_staging(layout, batch_id)
             if stale:
                 logger.info("removed %d half-written staging directories of a dead run", stale)
+            stage_clock = time.perf_counter()
             selected = select(layout)
             items, known_rejects = selected if isinstance(selected, tuple) else (selected, [])
             plan = plan_batch(
@@ -174,6 +175,7 @@ def run_batch(
                 store.write_run_record(layout, record)
                 return {**record, "data_dir": str(layout.data_dir), "top_entities": []}
             store.write_staged_plan(layout, batch_id, plan.manifest())
+            parent_seconds = {"plan": time.perf_counter() - stage_clock}
             logger.info(
                 "batch %s: %d input items in %d shards; %d byte-identical duplicates; data in %s",
                 batch_id,
@@ -183,22 +185,28 @@ def run_batch(
                 layout.data_dir,
             )
             specs = _shard_specs(plan, layout, run_id, options, force)
+            stage_clock = time.perf_counter()
             results = _run_shards(specs, plan, settings.workers)
+            parent_seconds["shards_wall"] = time.perf_counter() - stage_clock
+            stage_clock = time.perf_counter()
             shard_dirs = [str(layout.shard_dir(batch_id, s.shard_key)) for s in specs]
             shard_dirs.append(str(_stage_planning_rejects(layout, plan, run_id)))
             version = publish_task(str(layout.data_dir), batch_id, shard_dirs, plan.manifest())
             logger.info("published batch %s as version %s", batch_id, version)
             store.collect_garbage(layout, batch_id, grace_seconds=settings.gc_grace_seconds)
+            parent_seconds["publish"] = time.perf_counter() - stage_clock
     except BaseException as err:
         record.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
         record["finished_at"] = datetime.now(UTC)
         store.write_run_record(layout, record)
         raise
+    stage_clock = time.perf_counter()
     try:
         refresh_views_task(str(layout.data_dir))
     except WarehouseBusy as busy:
         logger.warning("views not refreshed (%s); the data is published regardless", busy)
-    record.update(_totals(plan, results), status="completed", batch_version=version)
+    parent_seconds["views"] = time.perf_counter() - stage_clock
+    record.update(_totals(plan, results, parent_seconds), status="completed", batch_version=version)
     record["finished_at"] = datetime.now(UTC)
     store.write_run_record(layout, record)
     summary = {**record, "seconds": round(time.perf_counter() - clock, 2)}
@@ -289,7 +297,7 @@ def _stage_planning_rejects(layout: store.Layout, plan: BatchPlan, run_id: str) 
     return shard_dir
 
 
-def _totals(plan: BatchPlan, results: list[ShardResult]) -> dict:
+def _totals(plan: BatchPlan, results: list[ShardResult], parent_seconds: dict) -> dict:
     return {
         "n_input": plan.n_input,
         "n_documents": sum(r.n_documents for r in results),
@@ -302,6 +310,7 @@ def _totals(plan: BatchPlan, results: list[ShardResult]) -> dict:
         "counters_json": json.dumps(
             {
                 "seconds": stage_seconds(results),
+                "flow_seconds": {k: round(v, 3) for k, v in parent_seconds.items()},
                 "rejects": _merged(r.rejects_by_reason for r in results),
                 "clean_ops": _merged(r.clean_ops for r in results),
             },

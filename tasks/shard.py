@@ -86,8 +86,7 @@ def process_shard(spec: ShardSpec) -> ShardResult:
     writer = ShardWriter(shard_dir)
     try:
         rejects: list[Reject] = []
-        with timer("read_clean"):
-            docs = list(_read_and_clean(spec, rejects, result))
+        docs = list(_read_and_clean(spec, rejects, result, timer))
         to_tag = [d for d in docs if d.duplicate_of is None or spec.options.tag_duplicates]
         counts: dict[str, TagCounts] = {}
         entity_counter: Counter[tuple[str, str]] = Counter()
@@ -140,15 +139,22 @@ def process_shard(spec: ShardSpec) -> ShardResult:
 
 
 def _read_and_clean(
-    spec: ShardSpec, rejects: list[Reject], result: ShardResult
+    spec: ShardSpec, rejects: list[Reject], result: ShardResult, timer: _StageTimer
 ) -> Iterator[Document]:
     reasons: Counter[str] = Counter()
     ops: Counter[str] = Counter()
-    for item, outcome in read_items(spec.items):
+    outcomes = read_items(spec.items)
+    while True:
+        with timer("read"):
+            pair = next(outcomes, None)
+        if pair is None:
+            break
+        item, outcome = pair
         try:
             if isinstance(outcome, ItemRejected):
                 raise outcome
-            doc = clean_document(outcome, steps=spec.options.clean_steps or DEFAULT_STEPS)
+            with timer("clean"):
+                doc = clean_document(outcome, steps=spec.options.clean_steps or DEFAULT_STEPS)
             if not doc.text:
                 raise ItemRejected("empty_after_cleaning", "no text left after cleaning")
         except ItemRejected as rejected:
