@@ -250,25 +250,24 @@ def _shard_specs(
 
 
 def _run_shards(specs: list[ShardSpec], plan: BatchPlan, workers: int) -> list[ShardResult]:
+    """Fan the shards out over a task runner sized by `workers`, reporting as they finish.
+
+    The runner is used directly (not through a subflow) so the shard specs never travel to the
+    Prefect API as parameters.
+    """
     if not specs:
         return []
+    logger = get_run_logger()
     runner = (
         ProcessPoolTaskRunner(max_workers=min(workers, len(specs)))
         if workers > 1
         else ThreadPoolTaskRunner(max_workers=1)
     )
-    return tag_shards.with_options(task_runner=runner)(specs, len(plan.items))
-
-
-@flow(name="tag-shards", flow_run_name="tag-shards", validate_parameters=False)
-def tag_shards(specs: list[ShardSpec], n_items: int) -> list[ShardResult]:
-    """Fan the shards out over the flow's task runner, reporting progress as they finish."""
-    logger = get_run_logger()
-    progress = ShardProgress(total_shards=len(specs), total_items=n_items, logger=logger)
-    futures = [process_shard_task.submit(spec) for spec in specs]
     results: list[ShardResult] = []
     failures: list[str] = []
-    with progress:
+    progress = ShardProgress(total_shards=len(specs), total_items=len(plan.items), logger=logger)
+    with runner, progress:
+        futures = [runner.submit(process_shard_task, {"spec": spec}) for spec in specs]
         for future in as_completed(futures):
             try:
                 result = future.result()
