@@ -267,7 +267,9 @@ def _run_shards(specs: list[ShardSpec], plan: BatchPlan, workers: int) -> list[S
     failures: list[str] = []
     progress = ShardProgress(total_shards=len(specs), total_items=len(plan.items), logger=logger)
     with runner, progress:
-        futures = [runner.submit(process_shard_task, {"spec": spec}) for spec in specs]
+        # Largest first, so the shards left at the end, when cores fall idle, are small ones.
+        by_size = sorted(specs, key=lambda spec: -sum(i.n_bytes for i in spec.items))
+        futures = [runner.submit(process_shard_task, {"spec": spec}) for spec in by_size]
         for future in as_completed(futures):
             try:
                 result = future.result()

@@ -45,7 +45,7 @@ def test_every_item_lands_in_exactly_one_shard():
 
 
 @pytest.mark.parametrize(
-    ("n_items", "expected"), [(0, 10), (5, 10), (80, 10), (800, 100), (100_000, 200)]
+    ("n_items", "expected"), [(0, 10), (5, 10), (80, 10), (800, 25), (2225, 70), (100_000, 200)]
 )
 def test_shard_size_bounds(n_items, expected):
     assert shard_size(n_items, max_shard_docs=200, min_shard_docs=10) == expected
