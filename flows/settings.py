@@ -4,7 +4,7 @@ flow parameters or command-line options. Validated once, at the edge."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,3 +36,11 @@ def load_settings(**overrides: object) -> Settings:
     """Settings from the environment with explicit, non-None overrides on top."""
     given = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**given)
+
+
+# Flow parameter types shared by the deployments (descriptions live in each flow's docstring,
+# where Prefect reads them for the UI form).
+DataDirParam = str | None
+ModelParam = str | None
+WorkersParam = Annotated[int | None, Field(ge=1, le=64)]
+ProfileParam = Literal["accurate", "fast"] | None

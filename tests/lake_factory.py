@@ -6,7 +6,12 @@ span's offsets index the document text exactly as the real pipeline's do.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,3 +155,26 @@ def write_run(data_dir: Path, **row: object) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist([row], schema=with_version(RUNS, "runs")), target)
     return target
+
+
+@contextlib.contextmanager
+def warehouse_held_open(warehouse: Path) -> Iterator[None]:
+    """Another process with the warehouse open read-write, as a running pipeline would."""
+    script = textwrap.dedent(
+        f"""
+        import sys, duckdb
+        con = duckdb.connect({str(warehouse)!r})
+        print("ready", flush=True)
+        sys.stdin.read()
+        """
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from lake_factory import Doc, Mention, write_version
+from lake_factory import Doc, Mention, warehouse_held_open, write_version
 
 from docmill.flows.cli import main
 from docmill.warehouse.build import build_warehouse, warehouse_path
@@ -60,22 +59,7 @@ def test_sql_without_warehouse_says_what_to_do(tmp_path, capsys):
 
 
 def test_sql_works_while_a_pipeline_holds_the_warehouse(data_dir):
-    holder_script = textwrap.dedent(
-        f"""
-        import sys, duckdb
-        con = duckdb.connect({str(warehouse_path(data_dir))!r})
-        print("ready", flush=True)
-        sys.stdin.read()
-        """
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", holder_script],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with warehouse_held_open(warehouse_path(data_dir)):
         result = subprocess.run(
             [
                 sys.executable,
@@ -92,9 +76,6 @@ def test_sql_works_while_a_pipeline_holds_the_warehouse(data_dir):
             text=True,
             timeout=60,
         )
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["n", "1"]
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-from lake_factory import Doc, Mention, write_run, write_version
+from lake_factory import Doc, Mention, warehouse_held_open, write_run, write_version
 
 from docmill.warehouse.build import (
     META_VIEW,
@@ -295,25 +292,8 @@ def test_connect_read_only_without_warehouse(tmp_path: Path) -> None:
 
 @pytest.fixture
 def writer_holding_lock(data_dir: Path) -> Iterator[None]:
-    """Another process with the warehouse open read-write, as a running pipeline would."""
-    script = textwrap.dedent(
-        f"""
-        import sys, duckdb
-        con = duckdb.connect({str(warehouse_path(data_dir))!r})
-        print("ready", flush=True)
-        sys.stdin.read()
-        """
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with warehouse_held_open(warehouse_path(data_dir)):
         yield
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
 
 
 @pytest.mark.usefixtures("writer_holding_lock")
