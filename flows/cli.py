@@ -61,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", type=Path, help="also write the figures to this file")
     bench.set_defaults(handler=_cmd_bench)
 
+    evaluate = sub.add_parser("eval", help="score docmill and bare spaCy on a gold file")
+    evaluate.add_argument("kind", choices=["ud", "conll"], help="ud: CoNLL-U; conll: CoNLL-2003")
+    evaluate.add_argument("file", type=Path, help="gold file (.conllu or CoNLL-2003)")
+    evaluate.add_argument("--model", default=None, help="spaCy pipeline package or path")
+    evaluate.add_argument("--profile", choices=["accurate", "fast"], default="accurate")
+    evaluate.add_argument("--json", type=Path, help="also write the figures to this file")
+    evaluate.set_defaults(handler=_cmd_eval)
+
     serve = sub.add_parser(
         "serve", help="serve the deployments (process-documents, process-inbox, rebuild-warehouse)"
     )
@@ -208,6 +216,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(format_report(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return EXIT_OK
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from docmill.flows.evaluate import evaluate, format_report
+    from docmill.tasks.gold import GoldFormatError
+    from docmill.tasks.nlp import DEFAULT_MODEL, ModelNotInstalled
+
+    try:
+        report = evaluate(
+            args.kind, args.file, model=args.model or DEFAULT_MODEL, profile=args.profile
+        )
+    except (FileNotFoundError, GoldFormatError, ModelNotInstalled) as err:
+        return _fail(str(err), EXIT_USAGE)
+    print(format_report(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     return EXIT_OK
 
 

@@ -315,6 +315,7 @@ def _totals(plan: BatchPlan, results: list[ShardResult], parent_seconds: dict) -
                 "flow_seconds": {k: round(v, 3) for k, v in parent_seconds.items()},
                 "rejects": _merged(r.rejects_by_reason for r in results),
                 "clean_ops": _merged(r.clean_ops for r in results),
+                "entity_repairs": _merged(r.entity_repairs for r in results),
             },
             sort_keys=True,
         ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from docmill.tasks import schemas
-from docmill.tasks.entities import canonical_name
+from docmill.tasks.entities import EntSpan, canonicalize, repair_entities
 from docmill.tasks.records import Document
 
 PROFILES = ("accurate", "fast")
@@ -87,6 +88,10 @@ class ChunkAnnotations:
     tokens: pa.Table
     entities: pa.Table
     counts: list[TagCounts] = field(default_factory=list)
+    # Empty (zero rows) without a parser: the fast profile has no noun chunks.
+    noun_chunks: pa.Table = field(default_factory=lambda: schemas.NOUN_CHUNKS.empty_table())
+    # Entity repairs and canonical-name links made in this chunk, by rule (see entities.py).
+    repairs: dict[str, int] = field(default_factory=dict)
 
 
 def segment_paragraphs(docs: Sequence[Document], *, max_segment_chars: int) -> Iterator[Segment]:
@@ -140,10 +145,13 @@ def annotate_chunk(
 
     attrs = [ORTH, LEMMA, POS, TAG, DEP, ENT_TYPE, ENT_IOB, IDX, LENGTH, HEAD, SENT_START]
     attrs += [IS_SPACE, IS_STOP, IS_PUNCT]
+    has_parser = "parser" in nlp.pipe_names
     counts = [TagCounts() for _ in docs]
+    repairs: Counter[str] = Counter()
     next_sent = [0] * len(docs)
     next_tok = [0] * len(docs)
     next_ent = [0] * len(docs)
+    next_chunk = [0] * len(docs)
     tok_parts: list[np.ndarray] = []
     tok_doc: list[np.ndarray] = []
     tok_sent: list[np.ndarray] = []
@@ -153,7 +161,10 @@ def annotate_chunk(
     sent_rows: dict[str, list] = {k: [] for k in ("doc_id", "sent_idx", "para_idx", "start_char")}
     sent_rows.update(end_char=[], n_tokens=[], text=[])
     ent_rows: dict[str, list] = {k: [] for k in ("doc_id", "ent_idx", "sent_idx", "start_char")}
-    ent_rows.update(end_char=[], text=[], label=[], canonical=[])
+    ent_rows.update(end_char=[], text=[], label=[])
+    ent_doc_pos: list[int] = []
+    chunk_rows: dict[str, list] = {k: [] for k in ("doc_id", "chunk_idx", "sent_idx")}
+    chunk_rows.update(start_char=[], end_char=[], text=[], root_lemma=[])
 
     segments = segment_paragraphs(docs, max_segment_chars=max_segment_chars)
     pairs = ((seg.text, seg) for seg in segments)
@@ -166,6 +177,8 @@ def annotate_chunk(
         starts = arr[:, 10] == 1
         starts[0] = True
         raw_sent = np.cumsum(starts) - 1
+        if sdoc.ents and _repair_doc_entities(sdoc, raw_sent, repairs):
+            arr[:, 5:7] = sdoc.to_array([ENT_TYPE, ENT_IOB]).astype(np.int64, copy=False)
         kept_sents = np.unique(raw_sent[keep])
         sent_map = np.full(raw_sent.max() + 1, -1, dtype=np.int64)
         sent_map[kept_sents] = np.arange(len(kept_sents)) + next_sent[seg.doc_pos]
@@ -203,18 +216,81 @@ def annotate_chunk(
             ent_rows["end_char"].append(e)
             ent_rows["text"].append(doc.text[s:e])
             ent_rows["label"].append(ent.label_)
-            ent_rows["canonical"].append(canonical_name(doc.text[s:e], ent.label_))
+            ent_doc_pos.append(seg.doc_pos)
             next_ent[seg.doc_pos] += 1
+
+        if has_parser:
+            for chunk in sdoc.noun_chunks:
+                s = seg.offset + chunk.start_char
+                e = seg.offset + chunk.end_char
+                chunk_rows["doc_id"].append(doc.doc_id)
+                chunk_rows["chunk_idx"].append(next_chunk[seg.doc_pos])
+                chunk_rows["sent_idx"].append(int(sent_map[raw_sent[chunk.start]]))
+                chunk_rows["start_char"].append(s)
+                chunk_rows["end_char"].append(e)
+                chunk_rows["text"].append(doc.text[s:e])
+                chunk_rows["root_lemma"].append(chunk.root.lemma_)
+                next_chunk[seg.doc_pos] += 1
 
         next_sent[seg.doc_pos] += len(kept_sents)
         next_tok[seg.doc_pos] += n_kept
 
     for pos, c in enumerate(counts):
         c.n_sentences, c.n_tokens, c.n_entities = next_sent[pos], next_tok[pos], next_ent[pos]
+    ent_rows["canonical"] = _canonical_names(ent_doc_pos, ent_rows, repairs)
     tokens = _token_table(nlp, docs, tok_parts, tok_doc, tok_sent, tok_idx, tok_head, tok_start)
     sentences = pa.Table.from_pydict(sent_rows, schema=schemas.SENTENCES)
     entities = pa.Table.from_pydict(ent_rows, schema=schemas.ENTITIES)
-    return ChunkAnnotations(sentences, tokens, entities, counts)
+    noun_chunks = pa.Table.from_pydict(chunk_rows, schema=schemas.NOUN_CHUNKS)
+    return ChunkAnnotations(sentences, tokens, entities, counts, noun_chunks, dict(repairs))
+
+
+class _TokenTexts(Sequence[str]):
+    """Token texts of a Doc, read only where a repair rule looks (entities are sparse)."""
+
+    def __init__(self, sdoc) -> None:
+        self.sdoc = sdoc
+
+    def __len__(self) -> int:
+        return len(self.sdoc)
+
+    def __getitem__(self, i):
+        return self.sdoc[i].text
+
+
+class _TokenSpaces(_TokenTexts):
+    def __getitem__(self, i):
+        return bool(self.sdoc[i].whitespace_)
+
+
+def _repair_doc_entities(sdoc, raw_sent: np.ndarray, repairs: Counter[str]) -> bool:
+    """Repair the entities of `sdoc` in place (see entities.py); True when they changed, so
+    the token columns are re-read from the Doc and stay consistent with the entity rows."""
+    from spacy.tokens import Span
+
+    spans = [EntSpan(ent.start, ent.end, ent.label_) for ent in sdoc.ents]
+    fixed, done = repair_entities(spans, _TokenTexts(sdoc), _TokenSpaces(sdoc), raw_sent)
+    if fixed == spans:
+        return False
+    repairs.update(done)
+    sdoc.ents = [Span(sdoc, span.start, span.end, label=span.label) for span in fixed]
+    return True
+
+
+def _canonical_names(doc_pos: list[int], rows: dict[str, list], links: Counter[str]) -> list:
+    """Canonical names of the entity rows, linked within each document (all its mentions are
+    in this chunk: documents never span chunks)."""
+    by_doc: dict[int, list[int]] = {}
+    for row, pos in enumerate(doc_pos):
+        by_doc.setdefault(pos, []).append(row)
+    names: list[str | None] = [None] * len(doc_pos)
+    for rows_of_doc in by_doc.values():
+        mentions = [(rows["text"][r], rows["label"][r]) for r in rows_of_doc]
+        canonical, made = canonicalize(mentions)
+        links.update(made)
+        for r, name in zip(rows_of_doc, canonical, strict=True):
+            names[r] = name
+    return names
 
 
 def _token_table(nlp, docs, parts, doc_pos, sent, idx, head, start) -> pa.Table:

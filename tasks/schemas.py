@@ -99,6 +99,18 @@ ENTITIES = pa.schema(
     ]
 )
 
+NOUN_CHUNKS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("chunk_idx", pa.int32()),
+        ("sent_idx", pa.int32()),
+        ("start_char", pa.int32()),
+        ("end_char", pa.int32()),
+        ("text", pa.string()),
+        ("root_lemma", pa.string()),
+    ]
+)
+
 REJECTS = pa.schema(
     [
         ("batch_id", pa.string()),
@@ -143,6 +155,7 @@ BATCH_TABLES: dict[str, pa.Schema] = {
     "sentences": SENTENCES,
     "tokens": TOKENS,
     "entities": ENTITIES,
+    "noun_chunks": NOUN_CHUNKS,
     "rejects": REJECTS,
 }
 ALL_TABLES: dict[str, pa.Schema] = {**BATCH_TABLES, "runs": RUNS}

@@ -67,6 +67,7 @@ class ShardResult:
     n_entities: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     clean_ops: dict[str, int] = field(default_factory=dict)
+    entity_repairs: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     entity_counts: list[tuple[str, str, int]] = field(default_factory=list)
 
@@ -90,6 +91,7 @@ def process_shard(spec: ShardSpec) -> ShardResult:
         to_tag = [d for d in docs if d.duplicate_of is None or spec.options.tag_duplicates]
         counts: dict[str, TagCounts] = {}
         entity_counter: Counter[tuple[str, str]] = Counter()
+        repairs: Counter[str] = Counter()
         if to_tag:
             with timer("load_model"):
                 nlp = load_pipeline(spec.options.model, spec.options.profile)
@@ -110,6 +112,8 @@ def process_shard(spec: ShardSpec) -> ShardResult:
                     writer.write("sentences", ann.sentences)
                     writer.write("tokens", ann.tokens)
                     writer.write("entities", ann.entities)
+                    writer.write("noun_chunks", ann.noun_chunks)
+                repairs.update(ann.repairs)
                 for doc, c in zip(chunk, ann.counts, strict=True):
                     counts[doc.doc_id] = c
                 pairs = zip(
@@ -130,6 +134,7 @@ def process_shard(spec: ShardSpec) -> ShardResult:
         result.n_tokens = sum(c.n_tokens for c in counts.values())
         result.n_entities = sum(c.n_entities for c in counts.values())
         result.entity_counts = [(n, lab, k) for (n, lab), k in entity_counter.most_common()]
+        result.entity_repairs = dict(repairs)
         result.seconds = timer.seconds
         writer.commit(asdict(result))
     except BaseException:

@@ -82,3 +82,41 @@ def test_very_long_document_is_tagged_in_segments(nlp):
     assert ann.sentences.num_rows >= 390
     for row in ann.sentences.select(["start_char", "end_char", "text"]).to_pylist():
         assert doc.text[row["start_char"] : row["end_char"]] == row["text"]
+
+
+@pytest.mark.model
+def test_noun_chunks_index_the_document_text(nlp):
+    doc = _doc(["The old man saw a big dog.", "Cats sleep."])
+    ann = annotate_chunk(nlp, [doc])
+    rows = ann.noun_chunks.to_pylist()
+    assert [r["text"] for r in rows] == ["The old man", "a big dog", "Cats"]
+    assert [r["chunk_idx"] for r in rows] == [0, 1, 2]
+    assert [r["sent_idx"] for r in rows] == [0, 0, 1]
+    assert [r["root_lemma"] for r in rows] == ["man", "dog", "cat"]
+    for r in rows:
+        assert doc.text[r["start_char"] : r["end_char"]] == r["text"]
+
+
+@pytest.mark.model
+def test_entity_repairs_are_counted_and_applied_to_tokens(nlp):
+    doc = _doc(["North Korea’s leader met Prime Minister Han Duck-soo in Seoul."])
+    ann = annotate_chunk(nlp, [doc])
+    texts = ann.entities.column("text").to_pylist()
+    assert "North Korea" in texts and "Han Duck-soo" in texts
+    assert ann.repairs.get("possessive", 0) >= 1
+    assert ann.repairs.get("hyphen_given_name", 0) >= 1
+    tokens = {t["text"]: t for t in ann.tokens.to_pylist()}
+    assert tokens["’s"]["ent_iob"] == "O" and tokens["soo"]["ent_type"] == "PERSON"
+
+
+@pytest.mark.model
+def test_fast_profile_runs_without_noun_chunks():
+    from docmill.tasks.nlp import DEFAULT_MODEL, load_pipeline
+
+    fast = load_pipeline(DEFAULT_MODEL, "fast")
+    assert "parser" not in fast.pipe_names
+    doc = _doc(["Apple hired Tim Cook in Cupertino. He started on Monday.", "Second one."])
+    ann = annotate_chunk(fast, [doc])
+    assert ann.sentences.num_rows >= 2
+    assert ann.tokens.num_rows > 0 and ann.entities.num_rows > 0
+    assert ann.noun_chunks.num_rows == 0

@@ -180,3 +180,21 @@ def test_bad_input_is_rejected_with_reasons_and_the_rest_published(prefect_serve
     )
     assert tagged and n_para == 1000 and n_sent >= 1000
     assert summary["n_input"] == summary["n_documents"] + summary["n_rejected"] == 8
+
+
+def test_seed_entities_are_repaired_and_canonical(seeds_run):
+    """Issue 6 on the seed: whole hyphenated names, no possessives, one row per thing."""
+    data_dir, _ = seeds_run
+    doc_filter = "doc_id in (select doc_id from documents where source_uri like ?)"
+    uri = [f"%{SEED_ARTICLE.name}"]
+    mentions = _query(
+        data_dir, f"select text, label, canonical from entities where {doc_filter}", uri
+    )
+    people = {text for text, label, _ in mentions if label == "PERSON"}
+    assert {"Han Duck-soo", "Yoon Suk-yeol"} <= people
+    assert not any(text.endswith(("’s", "'s")) for text, _, _ in mentions)
+    assert {c for text, _, c in mentions if text == "Xi"} == {"Xi Jinping"}
+    rows = _query(data_dir, "select count(*) from entity_counts where canonical = 'South Korea'")
+    assert rows == [(1,)]
+    [(chunks,)] = _query(data_dir, f"select count(*) from noun_chunks where {doc_filter}", uri)
+    assert chunks > 50

@@ -27,6 +27,7 @@ VIEW_NAMES: tuple[str, ...] = (
     "sentences",
     "tokens",
     "entities",
+    "noun_chunks",
     "rejects",
     "runs",
     "entity_counts",
