@@ -7,6 +7,8 @@ from conftest import SEEDS
 from corpus_factory import write_corpus
 
 from docmill.flows.process import process_documents
+from docmill.tasks.nlp import tag_in_chunks
+from docmill.tasks.records import Document
 from docmill.warehouse.query import connect_read_only
 
 pytestmark = [pytest.mark.prefect, pytest.mark.model]
@@ -26,52 +28,36 @@ def parallel_run(prefect_server, tmp_path_factory):
 
 
 def test_two_workers_tag_exactly_like_one_in_process_pipe(parallel_run, nlp):
-    """Tokens, tags and model entities equal those of `nlp.pipe` over the same paragraphs."""
+    """Tokens, tags and entities equal those of one in-process pass of the same tagging code
+    (one `nlp.pipe` over every paragraph, one chunk) over the same cleaned texts."""
     data_dir, summary = parallel_run
     assert summary["n_shards"] >= 4
     con = connect_read_only(data_dir)
-    texts = dict(con.execute("select doc_id, text from documents").fetchall())
-    paragraphs = con.execute(
+    docs = {
+        doc_id: Document(doc_id=doc_id, source_id=doc_id, source_uri="", text=text)
+        for doc_id, text in con.execute("select doc_id, text from documents").fetchall()
+    }
+    for doc_id, start, end in con.execute(
         "select doc_id, start_char, end_char from paragraphs order by doc_id, para_idx"
-    ).fetchall()
-    tokens = sorted(
-        con.execute(
-            "select doc_id, start_char, end_char, tag, pos, dep, lemma, ent_type, ent_iob "
-            "from tokens"
-        ).fetchall()
-    )
-    entities = sorted(
-        con.execute("select doc_id, start_char, end_char, label from entities").fetchall()
-    )
+    ).fetchall():
+        docs[doc_id].paragraphs.append((start, end))
+    token_cols = "doc_id, tok_idx, start_char, end_char, tag, pos, dep, head_idx, lemma, "
+    token_cols += "ent_type, ent_iob"
+    entity_cols = "doc_id, start_char, end_char, label, canonical"
+    written_tokens = sorted(con.execute(f"select {token_cols} from tokens").fetchall())
+    written_entities = sorted(con.execute(f"select {entity_cols} from entities").fetchall())
     con.close()
 
-    expected_tokens, expected_entities = [], []
-    pieces = [(texts[d][s:e], (d, s)) for d, s, e in paragraphs]
-    for doc, (doc_id, offset) in nlp.pipe(pieces, as_tuples=True, batch_size=64):
-        for token in doc:
-            if token.is_space:
-                continue
-            start = offset + token.idx
-            expected_tokens.append(
-                (
-                    doc_id,
-                    start,
-                    start + len(token.text),
-                    token.tag_,
-                    token.pos_,
-                    token.dep_,
-                    token.lemma_,
-                    token.ent_type_,
-                    token.ent_iob_,
-                )
-            )
-        for ent in doc.ents:
-            expected_entities.append(
-                (doc_id, offset + ent.start_char, offset + ent.end_char, ent.label_)
-            )
-    assert len(tokens) > 10_000
-    assert tokens == sorted(expected_tokens)
-    assert entities == sorted(expected_entities)
+    [(_, reference)] = list(tag_in_chunks(nlp, list(docs.values()), chunk_docs=len(docs)))
+    expected_tokens = sorted(reference.tokens.select(token_cols.split(", ")).to_pylist(), key=_key)
+    expected_entities = reference.entities.select(entity_cols.split(", ")).to_pylist()
+    assert len(written_tokens) > 10_000
+    assert written_tokens == [tuple(row.values()) for row in expected_tokens]
+    assert written_entities == sorted(tuple(row.values()) for row in expected_entities)
+
+
+def _key(row: dict) -> tuple:
+    return tuple(row.values())
 
 
 def test_task_runs_grow_with_shards_not_documents(parallel_run, prefect_server):
@@ -97,5 +83,6 @@ def test_task_runs_grow_with_shards_not_documents(parallel_run, prefect_server):
         )
     shard_runs = [t for t in task_runs if t.name.startswith("shard-")]
     assert len(shard_runs) == summary["n_shards"]
-    assert len(task_runs) <= summary["n_shards"] + 5
-    assert summary["n_documents"] > 10 * len(task_runs)
+    # Besides one run per shard, only a fixed few (publish, refresh views).
+    assert len(task_runs) - len(shard_runs) <= 3
+    assert summary["n_shards"] * 5 < summary["n_documents"]
