@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 
-.PHONY: install run test lint format serve server clean
+.PHONY: install browser run test lint format serve server clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The UI test drives Debian's Chromium (Playwright's own browser download does not work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is not installed: the browser test will be skipped (install Debian's chromium)"; \
+		fi; }
+
 run: install
 	$(BIN)/docmill run seeds --data-dir $(DATA_DIR)
 
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
@@ -41,7 +50,8 @@ server: install
 		echo "Prefect server already running at $(PREFECT_API_URL)"; \
 	else \
 		mkdir -p .prefect; \
-		PREFECT_HOME=$(CURDIR)/.prefect nohup $(BIN)/prefect server start --host 127.0.0.1 \
+		PREFECT_HOME=$(CURDIR)/.prefect PREFECT_UI_API_URL=$(PREFECT_API_URL) nohup \
+			$(BIN)/prefect server start --host 127.0.0.1 \
 			--port $(PREFECT_PORT) > .prefect/server.log 2>&1 & \
 		for i in $$(seq 1 60); do \
 			curl -fsS $(PREFECT_API_URL)/health >/dev/null 2>&1 && break; sleep 1; \
