@@ -177,7 +177,7 @@ def annotate_chunk(
         starts = arr[:, 10] == 1
         starts[0] = True
         raw_sent = np.cumsum(starts) - 1
-        if sdoc.ents and _repair_doc_entities(sdoc, raw_sent, repairs):
+        if sdoc.ents and _repair_doc_entities(sdoc, arr, raw_sent, repairs):
             arr[:, 5:7] = sdoc.to_array([ENT_TYPE, ENT_IOB]).astype(np.int64, copy=False)
         kept_sents = np.unique(raw_sent[keep])
         sent_map = np.full(raw_sent.max() + 1, -1, dtype=np.int64)
@@ -246,30 +246,40 @@ def annotate_chunk(
 
 
 class _TokenTexts(Sequence[str]):
-    """Token texts of a Doc, read only where a repair rule looks (entities are sparse)."""
+    """Token texts of a segment, sliced from its text by offsets only where a repair rule
+    looks (entities are sparse), without creating spaCy Token objects."""
 
-    def __init__(self, sdoc) -> None:
-        self.sdoc = sdoc
+    def __init__(self, text: str, starts: np.ndarray, lengths: np.ndarray) -> None:
+        self.text, self.starts, self.lengths = text, starts, lengths
 
     def __len__(self) -> int:
-        return len(self.sdoc)
+        return len(self.starts)
 
     def __getitem__(self, i):
-        return self.sdoc[i].text
+        start = int(self.starts[i])
+        return self.text[start : start + int(self.lengths[i])]
 
 
 class _TokenSpaces(_TokenTexts):
+    """Whether whitespace follows each token (spaCy's `whitespace_`)."""
+
     def __getitem__(self, i):
-        return bool(self.sdoc[i].whitespace_)
+        end = int(self.starts[i] + self.lengths[i])
+        return end < len(self.text) and self.text[end] == " "
 
 
-def _repair_doc_entities(sdoc, raw_sent: np.ndarray, repairs: Counter[str]) -> bool:
+def _repair_doc_entities(
+    sdoc, arr: np.ndarray, raw_sent: np.ndarray, repairs: Counter[str]
+) -> bool:
     """Repair the entities of `sdoc` in place (see entities.py); True when they changed, so
     the token columns are re-read from the Doc and stay consistent with the entity rows."""
     from spacy.tokens import Span
 
     spans = [EntSpan(ent.start, ent.end, ent.label_) for ent in sdoc.ents]
-    fixed, done = repair_entities(spans, _TokenTexts(sdoc), _TokenSpaces(sdoc), raw_sent)
+    starts, lengths = arr[:, 7], arr[:, 8]
+    words = _TokenTexts(sdoc.text, starts, lengths)
+    spaces = _TokenSpaces(sdoc.text, starts, lengths)
+    fixed, done = repair_entities(spans, words, spaces, raw_sent)
     if fixed == spans:
         return False
     repairs.update(done)
