@@ -16,8 +16,8 @@ from typing import TypeVar
 import duckdb
 
 from docmill.tasks.schemas import BATCH_TABLES, RUNS, SCHEMA_VERSION, with_version
+from docmill.tasks.store import Layout
 
-WAREHOUSE_FILE = "warehouse.duckdb"
 META_VIEW = "docmill_meta"
 
 # Creation order: a view comes after every view it reads.
@@ -51,15 +51,15 @@ class WarehouseBusy(RuntimeError):
 
 
 def warehouse_path(data_dir: Path) -> Path:
-    return Path(data_dir).resolve() / WAREHOUSE_FILE
+    return Layout(Path(data_dir).resolve()).warehouse
 
 
 def lake_dir(data_dir: Path) -> Path:
-    return Path(data_dir).resolve() / "lake"
+    return Layout(Path(data_dir).resolve()).lake
 
 
 def runs_dir(data_dir: Path) -> Path:
-    return Path(data_dir).resolve() / "runs"
+    return Layout(Path(data_dir).resolve()).runs
 
 
 def _sql_literal_body(path: Path) -> str:
