@@ -198,3 +198,19 @@ def test_seed_entities_are_repaired_and_canonical(seeds_run):
     assert rows == [(1,)]
     [(chunks,)] = _query(data_dir, f"select count(*) from noun_chunks where {doc_filter}", uri)
     assert chunks > 50
+
+
+def test_cli_rerun_of_a_batch_without_sources_uses_its_manifest(prefect_server, tmp_path, capsys):
+    from docmill.flows.cli import main
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SEED_ARTICLE, inputs / "a.txt")
+    args = ["--batch-id", "cli", "--data-dir", str(tmp_path / "data")]
+    assert main(["run", str(inputs), *args]) == 0
+    (inputs / "b.txt").write_text("A later file that batch cli never held.")
+    assert main(["run", *args]) == 0
+    assert "batch cli published" in capsys.readouterr().out
+    data_dir = tmp_path / "data"
+    assert _query(data_dir, "select count(*) from documents where batch_id = 'cli'") == [(1,)]
+    assert _query(data_dir, "select count(*) from runs where status = 'completed'") == [(2,)]
