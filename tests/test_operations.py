@@ -285,7 +285,8 @@ def test_second_concurrent_run_of_a_batch_fails_clearly(prefect_server, tmp_path
     data_dir = tmp_path / "data"
     env = _env(prefect_server, data_dir)
     corpus = tmp_path / "corpus"
-    write_corpus(corpus, 150)
+    # Big enough that the first run still holds the batch when the second one starts.
+    write_corpus(corpus, 1000, sentences=12)
     first = subprocess.Popen(
         [sys.executable, "-m", "docmill.flows.cli", "run", str(corpus), "--batch-id", "busy"],
         cwd=PROJECT_ROOT,
@@ -300,10 +301,11 @@ def test_second_concurrent_run_of_a_batch_fails_clearly(prefect_server, tmp_path
         assert first.poll() is None and time.monotonic() < deadline
         time.sleep(0.1)
     second = _cli_run(env, str(corpus), "--batch-id", "busy")
+    assert first.poll() is None, "the first run ended before the second tried; test too small"
     assert second.returncode == 1
     last_line = second.stderr.strip().splitlines()[-1]
     assert last_line.startswith("docmill:") and "being processed by another run" in last_line
     _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
-    assert _rows(data_dir, "select count(*) from documents where batch_id = 'busy'") == [(150,)]
+    assert _rows(data_dir, "select count(*) from documents where batch_id = 'busy'") == [(1000,)]
     assert _unique_doc_ids(data_dir)
