@@ -39,6 +39,9 @@ VIEW_NAMES: tuple[str, ...] = (
 STORAGE_COMPATIBILITY = "v1.0.0"
 _COMPATIBLE_STORAGE_TAG = "v1.0.0+"
 
+# Table macros the views call, with their parameters; created before the views.
+MACROS: dict[str, tuple[str, ...]] = {"shown_spans": ("table_name",)}
+
 PLACEHOLDER_PARTITION = ("batch=_", "version=_")
 RUNS_PLACEHOLDER = "_placeholder.parquet"
 
@@ -67,23 +70,36 @@ def _sql_literal_body(path: Path) -> str:
     return path.as_posix().replace("'", "''")
 
 
+def _render(name: str, lake: str, runs: str) -> str:
+    template = (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    # str.replace, not str.format: the SQL has its own braces (struct literals).
+    return template.replace("{lake}", lake).replace("{runs}", runs).strip().rstrip(";")
+
+
 def render_views(data_dir: Path) -> list[tuple[str, str]]:
     """(name, sql) of every view in creation order, with absolute paths for `data_dir`."""
     lake = _sql_literal_body(lake_dir(data_dir))
     runs = _sql_literal_body(runs_dir(data_dir))
-    rendered = []
-    for name in VIEW_NAMES:
-        template = (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-        # str.replace, not str.format: the SQL has its own braces (struct literals).
-        sql = template.replace("{lake}", lake).replace("{runs}", runs).strip().rstrip(";")
-        rendered.append((name, sql))
-    return rendered
+    return [(name, _render(name, lake, runs)) for name in VIEW_NAMES]
 
 
-def views_hash(views: list[tuple[str, str]]) -> str:
+def warehouse_ddl(data_dir: Path) -> list[str]:
+    """Every statement that defines the warehouse: the macros, then the views in order."""
+    lake = _sql_literal_body(lake_dir(data_dir))
+    runs = _sql_literal_body(runs_dir(data_dir))
+    macros = [
+        f'create or replace macro "{name}"({", ".join(params)}) as table\n'
+        f"{_render(name, lake, runs)}"
+        for name, params in MACROS.items()
+    ]
+    views = [f'create or replace view "{name}" as\n{sql}' for name, sql in render_views(data_dir)]
+    return macros + views
+
+
+def views_hash(statements: list[str]) -> str:
     digest = hashlib.sha256(f"schema_version={SCHEMA_VERSION}\n".encode())
-    for name, sql in views:
-        digest.update(f"-- view {name}\n{sql}\n".encode())
+    for statement in statements:
+        digest.update(f"{statement}\n".encode())
     return digest.hexdigest()
 
 
@@ -177,7 +193,7 @@ def build_warehouse(data_dir: Path, *, lock_timeout_s: float = 10.0) -> list[str
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     write_placeholders(data_dir)
-    views = render_views(data_dir)
+    statements = warehouse_ddl(data_dir)
     path = warehouse_path(data_dir)
     con = retry_on_lock(lambda: _connect_read_write(path), timeout_s=lock_timeout_s, what=str(path))
     try:
@@ -190,14 +206,14 @@ def build_warehouse(data_dir: Path, *, lock_timeout_s: float = 10.0) -> list[str
             con = retry_on_lock(
                 lambda: _connect_read_write(path), timeout_s=lock_timeout_s, what=str(path)
             )
-        _create_views(con, views)
+        _create_views(con, statements)
     finally:
         con.close()
-    return [name for name, _ in views]
+    return list(VIEW_NAMES)
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, views: list[tuple[str, str]]) -> None:
-    wanted = {name for name, _ in views} | {META_VIEW}
+def _create_views(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+    wanted = {*VIEW_NAMES, META_VIEW}
     con.execute("begin transaction")
     try:
         existing = con.execute(
@@ -208,9 +224,10 @@ def _create_views(con: duckdb.DuckDBPyConnection, views: list[tuple[str, str]]) 
         for (name,) in existing:
             if name not in wanted:
                 con.execute(f'drop view if exists "{name}"')
-        for name, sql in views:
-            con.execute(f'create or replace view "{name}" as\n{sql}')
-        con.execute(f'create or replace view "{META_VIEW}" as {_meta_sql(views_hash(views))}')
+        for statement in statements:
+            con.execute(statement)
+        digest = views_hash(statements)
+        con.execute(f'create or replace view "{META_VIEW}" as {_meta_sql(digest)}')
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -239,4 +256,4 @@ def views_up_to_date(data_dir: Path) -> bool:
         return False
     finally:
         con.close()
-    return row == (views_hash(render_views(data_dir)), SCHEMA_VERSION)
+    return row == (views_hash(warehouse_ddl(data_dir)), SCHEMA_VERSION)

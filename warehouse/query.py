@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from docmill.warehouse.build import is_lock_error, render_views, warehouse_path
+from docmill.warehouse.build import is_lock_error, warehouse_ddl, warehouse_path
 
 OutputFormat = Literal["table", "csv", "json"]
 
@@ -45,8 +45,8 @@ def connect_read_only(data_dir: Path) -> duckdb.DuckDBPyConnection:
             raise
     con = duckdb.connect(":memory:")
     try:
-        for name, sql in render_views(path.parent):
-            con.execute(f'create view "{name}" as\n{sql}')
+        for statement in warehouse_ddl(path.parent):
+            con.execute(statement)
     except BaseException:
         con.close()
         raise
