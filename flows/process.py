@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from docmill.flows.progress import ShardProgress
-from docmill.flows.reporting import publish_artifacts, run_record, stage_seconds
+from docmill.flows.reporting import merge_counts, publish_artifacts, run_record, stage_seconds
 from docmill.flows.settings import (
     DataDirParam,
     ModelParam,
@@ -313,21 +314,18 @@ def _totals(plan: BatchPlan, results: list[ShardResult], parent_seconds: dict) -
             {
                 "seconds": stage_seconds(results),
                 "flow_seconds": {k: round(v, 3) for k, v in parent_seconds.items()},
-                "rejects": _merged(r.rejects_by_reason for r in results),
-                "clean_ops": _merged(r.clean_ops for r in results),
-                "entity_repairs": _merged(r.entity_repairs for r in results),
+                "rejects": merge_counts(
+                    [
+                        *(r.rejects_by_reason for r in results),
+                        Counter(r.reason for r in plan.rejects),
+                    ]
+                ),
+                "clean_ops": merge_counts(r.clean_ops for r in results),
+                "entity_repairs": merge_counts(r.entity_repairs for r in results),
             },
             sort_keys=True,
         ),
     }
-
-
-def _merged(counters) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for counter in counters:
-        for key, n in counter.items():
-            total[key] = total.get(key, 0) + n
-    return total
 
 
 def _top_entities(results: list[ShardResult], limit: int = 10) -> list[tuple[str, str, int]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -36,21 +38,23 @@ def run_record(run_id: str, batch_id: str, started_at: datetime, model_id: str) 
     }
 
 
+def merge_counts(counters: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """Per-key sums of several counters (per-shard counts or seconds)."""
+    total: dict[str, float] = {}
+    for counter in counters:
+        for key, n in counter.items():
+            total[key] = total.get(key, 0) + n
+    return dict(sorted(total.items()))
+
+
 def stage_seconds(results: list[ShardResult]) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for r in results:
-        for stage, seconds in r.seconds.items():
-            totals[stage] = totals.get(stage, 0.0) + seconds
-    return {k: round(v, 3) for k, v in sorted(totals.items())}
+    return {k: round(v, 3) for k, v in merge_counts(r.seconds for r in results).items()}
 
 
 def publish_artifacts(summary: dict, results: list[ShardResult]) -> None:
     """A markdown summary and a per-shard table on the flow run page."""
     key = "batch-" + "".join(c if c.isalnum() else "-" for c in summary["batch_id"].lower())
-    rejects: dict[str, int] = {}
-    for r in results:
-        for reason, n in r.rejects_by_reason.items():
-            rejects[reason] = rejects.get(reason, 0) + n
+    rejects = json.loads(summary["counters_json"])["rejects"]
     lines = [
         f"# Batch `{summary['batch_id']}` — version `{summary['batch_version']}`",
         "",
