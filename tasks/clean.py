@@ -1,8 +1,9 @@
 """Text cleaning as small named `str -> str` steps, composed by `clean_document`.
 
 Every step is pure, never raises and is idempotent on its own output; `clean_document` records
-which steps changed a document (`Document.clean_ops`) and lays out the final text as paragraphs
-separated by exactly one blank line, with the title (if any) as paragraph 0.
+which steps changed a document (`Document.clean_ops`) and what each of them did
+(`Document.clean_audit`), and lays out the final text as paragraphs separated by exactly one blank
+line, with the title (if any) as paragraph 0.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import ftfy
 
-from docmill.tasks.records import Document
+from docmill.tasks.records import CleanEdit, Document
 
 # Encoding repair only: no HTML unescaping, quote uncurling, ligature or width changes, and no
 # normalisation (the steps below own those). No guessing that a space was once a NBSP byte
-# either: normalize_whitespace makes such spaces.
+# either: normalize_whitespace makes such spaces. `explain` so the audit can say what was fixed.
 _FTFY_CONFIG = ftfy.TextFixerConfig(
     unescape_html=False,
     restore_byte_a0=False,
@@ -31,10 +33,60 @@ _FTFY_CONFIG = ftfy.TextFixerConfig(
     fix_line_breaks=False,
     remove_control_chars=False,
     normalization=None,
-    explain=False,
+    explain=True,
 )
 
+# unescape_html, repair_entity_fragments and strip_escaped_tags repeat until their output is
+# stable, since a replacement can complete another entity, fragment or tag ("&amp;amp;",
+# "<<b>p>"); each round scans the whole text and undoes one level of nesting. Real text nests two
+# or three levels (double escaping); deeper nesting is garbage that must not cost minutes, so it
+# is left partly undone, and these steps are idempotent up to this depth only.
+_MAX_ROUNDS = 10
+
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+# An entity that lost its "&" ("it #39;s", "quot;Hi", "#36;5bn"), optionally behind "amp;"s left
+# by double escaping ("amp;quot;"). Never right after a letter, digit or "_" ("camp;",
+# "aliquot;", "C#39;" are words or code) nor after "&" or "#" (a real entity is unescape_html's).
+_FRAGMENT_RE = re.compile(
+    r"(?<![\w&#])(?:amp;)*(?P<name>#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|quot|amp|apos|lt|gt|nbsp);"
+)
+# Feeds that turned "&" into a space leave "Street #39;s": the apostrophe of a contraction joins
+# its word again.
+_SPACED_APOSTROPHE_RE = re.compile(
+    r"(?<=[^\W\d_]) (?:#0*39|#[xX]0*27|#0*146|#0*8217|#[xX]0*2019|apos);"
+    r"(?=(?i:s|t|d|m|ll|re|ve)\b)"
+)
+
+# Markup in text, raw or escaped ("<p>", "&lt;br/&gt;", "&lt;a href=&quot;x&quot;&gt;"). Only
+# these tag names, directly after "<" or "</", with attribute syntax and a closing ">": "a < b > c",
+# "x<y", "<bold>" and "<b && c>" are text.
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
+)
+_INLINE_TAGS = frozenset({"b", "i", "u", "em", "strong", "a", "span", "font"})
+_TAG_NAMES = "|".join(sorted(_BLOCK_TAGS | _INLINE_TAGS | {"br"}))
+_ATTR_VALUE = (
+    r"""(?:"[^"<>\n]*"|'[^'<>\n]*'|&quot;(?:(?!&quot;)[^<>\n]){0,200}&quot;|[^\s"'<>&]+)"""
+)
+_TAG_RE = re.compile(
+    rf"(?:<|&lt;)/?(?P<name>{_TAG_NAMES})(?=[\s/>&])"
+    rf"(?:\s+[A-Za-z_:][-\w:.]*(?:\s*=\s*{_ATTR_VALUE})?){{0,20}}\s*/?(?:>|&gt;)",
+    re.IGNORECASE,
+)
+
+# Two-character line-break markers ("\n", "\r\n", "\r" as backslash + letter) from bad exports.
+# A run of them is a break unless a lowercase letter follows ("C:\new\notes", "\newline") or the
+# backslash is itself escaped ("\\n"); a Windows path token ("C:\...", "\\server\...") is left
+# whole. The `path` alternative only exists to be skipped over. A run is only tried from its
+# start: retrying inside a refused run made a long one quadratic.
+_BACKSLASH_RE = re.compile(
+    r"(?P<path>(?<![^\s\"'(\[])(?:[A-Za-z]:\\|\\\\)\S*)"
+    r"|(?<!\\)(?<!\\n)(?<!\\r)(?P<marks>(?:\\r\\n|\\r|\\n)++)(?![a-z])"
+)
+# One marker in a whole text is more likely prose about escapes ("the \n character") than a
+# broken export, which has one per line.
+_MIN_BACKSLASH_MARKERS = 2
 
 # C0/C1 controls except tab and line breaks (CR stays so CR-only files keep their lines), lone
 # surrogates (not encodable as UTF-8, e.g. from JSON "\ud800"), zero-width characters, BOM,
@@ -44,29 +96,157 @@ _CONTROL_RE = re.compile(
     "\u00ad\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
 )
 
-_LINE_BREAK_RE = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
+_LINE_BREAK_CHARS = "\r\x0b\x0c\x85\u2028\u2029"
+_LINE_BREAK_RE = re.compile(f"\r\n|[{_LINE_BREAK_CHARS}]")
 # Every other character str.isspace() accepts (tab, NBSP, Unicode spaces, the ASCII separators
 # \x1c-\x1f) becomes a plain space.
 _HSPACE_RE = re.compile("[\t\x1c-\x1f \xa0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_ODD_SPACE_RE = re.compile("[\t\x1c-\x1f\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _LINE_EDGE_SPACE_RE = re.compile(r" *\n *")
 _BLANK_LINES_RE = re.compile(r"\n{2,}")
 _PARAGRAPH_BREAK = "\n\n"
 
 
+def _fix_mojibake_explained(text: str) -> tuple[str, list[str]]:
+    """`fix_mojibake` plus ftfy's plan for each line it changed ("encode latin-1, decode utf-8")."""
+    if text.isascii():
+        return text, []
+    # Line by line, each with its "\n", like ftfy.fix_text, but through fix_and_explain: fix_text
+    # repairs encodings with ftfy's default options whatever the config says (restore_byte_a0 was
+    # on). An ASCII line holds no mojibake; skipping ftfy for it makes the step 4x cheaper on news.
+    lines = text.split("\n")
+    last = len(lines) - 1
+    plans: list[str] = []
+    for i, line in enumerate(lines):
+        segment = line if i == last else line + "\n"
+        if not line.isascii():
+            fixed, explanation = ftfy.fix_and_explain(segment, _FTFY_CONFIG)
+            if fixed != segment:
+                segment = fixed
+                plans.append(", ".join(f"{step.action} {step.parameter}" for step in explanation))
+        lines[i] = segment
+    return "".join(lines), plans
+
+
 def fix_mojibake(text: str) -> str:
     """Repair text decoded with the wrong codec ("cafÃ©" -> "café"), nothing else."""
-    return ftfy.fix_text(text, _FTFY_CONFIG)
+    return _fix_mojibake_explained(text)[0]
 
 
 def unescape_html(text: str) -> str:
     """Replace well-formed HTML entities (`&amp;`, `&#233;`), also double-escaped ones."""
-    while "&" in text and _ENTITY_RE.search(text):
-        # Repeating until stable makes the step idempotent on "&amp;amp;"; each pass shrinks text.
+    for _ in range(_MAX_ROUNDS):
+        if "&" not in text:
+            break
         unescaped = _ENTITY_RE.sub(lambda m: html.unescape(m.group()), text)
         if unescaped == text:
             break
         text = unescaped
     return text
+
+
+def _fragment_char(name: str) -> str | None:
+    """The character a fragment stands for, or None when it is no printable character."""
+    char = html.unescape(f"&{name};")
+    if len(char) != 1 or char == "\ufffd" or not (char.isprintable() or char == "\xa0"):
+        return None
+    return char
+
+
+def _is_ambiguous_fragment(match: re.Match[str]) -> bool:
+    """A lone "#36;" or "amp;" between spaces may be text ("issue #36; fixed", "the amp;")."""
+    name = match["name"]
+    if len(match.group()) > len(name) + 1 or not (name[0] == "#" or name == "amp"):
+        return False
+    text, start, end = match.string, match.start(), match.end()
+    before_ok = start == 0 or text[start - 1].isspace()
+    return before_ok and (end == len(text) or text[end].isspace())
+
+
+def _may_hold_fragments(text: str) -> bool:
+    # Each fragment ends in "#<digits>;", "t;" (quot, lt, gt), "p;" (amp, nbsp) or "s;" (apos);
+    # substring checks cost far less than the regexes on the many texts that have none.
+    return ";" in text and ("#" in text or "t;" in text or "p;" in text or "s;" in text)
+
+
+def _fragment_at(match: re.Match[str], starts: set[int]) -> str:
+    return (match.start() in starts and _fragment_char(match["name"])) or match.group()
+
+
+def _repair_fragments(text: str) -> tuple[str, int]:
+    """`repair_entity_fragments` and the number of fragments it replaced."""
+    total = 0
+    for _ in range(_MAX_ROUNDS):
+        if not _may_hold_fragments(text):
+            break
+        text, n = _SPACED_APOSTROPHE_RE.subn(lambda m: _fragment_char(m.group()[1:-1]) or "'", text)
+        candidates = [m for m in _FRAGMENT_RE.finditer(text) if _fragment_char(m["name"])]
+        # An ambiguous fragment is repaired only when the same text has a certain one: feeds that
+        # lost their "&"s lost all of them.
+        evidence = n > 0 or any(not _is_ambiguous_fragment(m) for m in candidates)
+        repairs = {m.start() for m in candidates if evidence or not _is_ambiguous_fragment(m)}
+        if repairs:
+            text = _FRAGMENT_RE.sub(lambda m, at=repairs: _fragment_at(m, at), text)
+        total += n + len(repairs)
+        if not n and not repairs:
+            break
+    return text, total
+
+
+def repair_entity_fragments(text: str) -> str:
+    """Entities whose "&" was lost: "it #39;s" -> "it's", "quot;Hi" -> '"Hi', "#36;5" -> "$5"."""
+    return _repair_fragments(text)[0]
+
+
+def _tag_replacement(match: re.Match[str]) -> str:
+    name = match["name"].lower()
+    if name == "br":
+        return "\n"
+    return _PARAGRAPH_BREAK if name in _BLOCK_TAGS else ""
+
+
+def _strip_tags(text: str) -> tuple[str, int]:
+    """`strip_escaped_tags` and the number of tags it removed."""
+    total = 0
+    for _ in range(_MAX_ROUNDS):
+        if "<" not in text and "&lt;" not in text:
+            break
+        text, n = _TAG_RE.subn(_tag_replacement, text)
+        total += n
+        if not n:
+            break
+    return text, total
+
+
+def strip_escaped_tags(text: str) -> str:
+    """Markup left in text: block tags (p, div, li, h1-h6, ...) and br break lines, inline go."""
+    return _strip_tags(text)[0]
+
+
+def _line_break_run(match: re.Match[str]) -> str:
+    if match["path"] is not None:
+        return match.group()
+    return "\n" if _marker_count(match["marks"]) == 1 else _PARAGRAPH_BREAK
+
+
+def _marker_count(run: str) -> int:
+    return run.count("\\n") + run.count("\\r") - run.count("\\r\\n")
+
+
+def _backslash_breaks(text: str) -> tuple[str, int]:
+    """`backslash_line_breaks` and the number of markers it replaced."""
+    if "\\" not in text:
+        return text, 0
+    runs = [m["marks"] for m in _BACKSLASH_RE.finditer(text) if m["marks"] is not None]
+    markers = sum(_marker_count(run) for run in runs)
+    if markers < _MIN_BACKSLASH_MARKERS:
+        return text, 0
+    return _BACKSLASH_RE.sub(_line_break_run, text), markers
+
+
+def backslash_line_breaks(text: str) -> str:
+    """Literal "\\n", "\\r\\n", "\\r" markers become line breaks; two or more a paragraph break."""
+    return _backslash_breaks(text)[0]
 
 
 def remove_control_chars(text: str) -> str:
@@ -81,16 +261,24 @@ def normalize_unicode(text: str) -> str:
 
 def normalize_whitespace(text: str) -> str:
     """LF line ends, single spaces, stripped lines, at most one blank line, stripped text."""
-    text = _LINE_BREAK_RE.sub("\n", text)
-    text = _HSPACE_RE.sub(" ", text)
-    text = _LINE_EDGE_SPACE_RE.sub("\n", text)
-    text = _BLANK_LINES_RE.sub(_PARAGRAPH_BREAK, text)
+    # Each substitution runs only where it can change something: news text has a space between
+    # most words, and rewriting each " " as " " made this the most expensive step.
+    if any(char in text for char in _LINE_BREAK_CHARS):
+        text = _LINE_BREAK_RE.sub("\n", text)
+    if "  " in text or _ODD_SPACE_RE.search(text):
+        text = _HSPACE_RE.sub(" ", text)
+    if " \n" in text or "\n " in text:
+        text = _LINE_EDGE_SPACE_RE.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES_RE.sub(_PARAGRAPH_BREAK, text)
     return text.strip(" \n")
 
 
 def split_paragraphs(text: str) -> list[str]:
     """Blocks between blank lines; without any blank line, each non-empty line is a paragraph."""
-    separator = _PARAGRAPH_BREAK if _PARAGRAPH_BREAK in text else "\n"
+    # Only a blank line between paragraphs counts: "a\nb\n\n" is two lines, or joining its
+    # paragraphs would make a blank line that the next call reads as one block "a\nb".
+    separator = _PARAGRAPH_BREAK if _PARAGRAPH_BREAK in text.strip() else "\n"
     return [block.strip() for block in text.split(separator) if block.strip()]
 
 
@@ -102,16 +290,26 @@ def paragraph_breaks(text: str) -> str:
 CLEAN_STEPS: dict[str, Callable[[str], str]] = {
     "fix_mojibake": fix_mojibake,
     "unescape_html": unescape_html,
+    "repair_entity_fragments": repair_entity_fragments,
+    "strip_escaped_tags": strip_escaped_tags,
+    "backslash_line_breaks": backslash_line_breaks,
     "remove_control_chars": remove_control_chars,
     "normalize_unicode": normalize_unicode,
     "normalize_whitespace": normalize_whitespace,
     "paragraph_breaks": paragraph_breaks,
 }
 
-# Unescape before the mojibake repair so escaped mojibake ("&Atilde;&copy;") is repaired in the
-# same pass; remove controls after it because repaired text can contain zero-width characters.
+# Entities first, well-formed before fragments, so that each later step sees plain characters:
+# the tag step then meets every spelling of a tag ("&lt;p&gt;", "lt;p gt;") as "<p>", an escaped
+# backslash ("&#92;n") is a marker, and escaped mojibake ("&Atilde;&copy;", "#195;#169;") is
+# repaired in the same pass. Tags and markers become line breaks before the whitespace steps
+# lay them out. Controls go after the mojibake repair because repaired text can contain
+# zero-width characters.
 DEFAULT_STEPS: tuple[str, ...] = (
     "unescape_html",
+    "repair_entity_fragments",
+    "strip_escaped_tags",
+    "backslash_line_breaks",
     "fix_mojibake",
     "remove_control_chars",
     "normalize_unicode",
@@ -165,8 +363,102 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
 
 
+_SAMPLE_CHARS = 80
+_SAMPLE_CONTEXT = 20
+
+
+def _common_prefix_len(a: str, b: str) -> int:
+    # Binary search over C-level slice comparisons: no Python loop over characters.
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a.startswith(b[:mid]):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def change_samples(before: str, after: str) -> tuple[str, str]:
+    """Windows of at most 80 characters of `before` and `after` around their first difference.
+
+    A lone surrogate is shown as its escape ("\\ud800"), six characters for one.
+    """
+    prefix = _common_prefix_len(before, after)
+    suffix = min(
+        _common_prefix_len(before[::-1], after[::-1]), min(len(before), len(after)) - prefix
+    )
+    start = max(0, prefix - _SAMPLE_CONTEXT)
+    samples = []
+    for text in (before, after):
+        end = min(len(text) - suffix + _SAMPLE_CONTEXT, start + _SAMPLE_CHARS)
+        # Stored as UTF-8 (Parquet), which cannot hold the lone surrogates of uncleaned text.
+        samples.append(text[start:end].encode("utf-8", "backslashreplace").decode("utf-8"))
+    return samples[0], samples[1]
+
+
+def _counted(noun: str, plural: str, count: Callable[[str], int]) -> Callable[[list[str]], str]:
+    def detail(texts: list[str]) -> str:
+        n = sum(count(text) for text in texts)
+        return f"{n} {noun if n == 1 else plural}"
+
+    return detail
+
+
+def _mojibake_detail(texts: list[str]) -> str | None:
+    plans = Counter(plan for text in texts for plan in _fix_mojibake_explained(text)[1])
+    return "; ".join(f"{plan} ({n} lines)" if n > 1 else plan for plan, n in plans.items()) or None
+
+
+def _control_detail(texts: list[str]) -> str:
+    chars = Counter(char for text in texts for char in _CONTROL_RE.findall(text))
+    codes = ", ".join(f"U+{ord(char):04X}" for char in list(chars)[:5])
+    more = ", …" if len(chars) > 5 else ""
+    n = sum(chars.values())
+    return f"{n} {'character' if n == 1 else 'characters'}: {codes}{more}"
+
+
+def _entity_count(text: str) -> int:
+    return sum(1 for m in _ENTITY_RE.finditer(text) if html.unescape(m.group()) != m.group())
+
+
+# How the audit describes a step's change, computed from the texts before the step and only for
+# documents the step changed, so the common no-change path costs nothing.
+_DETAILS: dict[str, Callable[[list[str]], str | None]] = {
+    "fix_mojibake": _mojibake_detail,
+    "unescape_html": _counted("entity", "entities", _entity_count),
+    "repair_entity_fragments": _counted(
+        "fragment", "fragments", lambda text: _repair_fragments(text)[1]
+    ),
+    "strip_escaped_tags": _counted("tag", "tags", lambda text: _strip_tags(text)[1]),
+    "backslash_line_breaks": _counted("marker", "markers", lambda text: _backslash_breaks(text)[1]),
+    "remove_control_chars": _control_detail,
+}
+
+
+def _clean_edit(op: str, before: tuple[str, str], after: tuple[str, str]) -> CleanEdit:
+    """Audit entry for one step: sizes of title + body, a sample of the first changed field."""
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    before_sample, after_sample = change_samples(*changed[0])
+    describe = _DETAILS.get(op)
+    return CleanEdit(
+        op=op,
+        chars_before=sum(map(len, before)),
+        chars_after=sum(map(len, after)),
+        before_sample=before_sample,
+        after_sample=after_sample,
+        detail=describe([old for old, _ in changed]) if describe else None,
+    )
+
+
 def clean_document(doc: Document, *, steps: Sequence[str] = DEFAULT_STEPS) -> Document:
     """Clean title and body of `doc`; return a new Document with text, paragraphs and ops set.
+
+    `clean_ops` names the steps that changed the title or body, in step order, and `clean_audit`
+    holds one `CleanEdit` per such step, in the same order, describing the step's first effective
+    application: sizes are len(title) + len(body) right before and after it, the samples come from
+    the title when that changed, else the body. A step that changes the text again in a later pass
+    keeps that first entry. Entries of an already cleaned `doc` are kept and come first.
 
     A document whose text ends up empty is returned with `text == ""`; rejecting it is the
     caller's decision.
@@ -180,20 +472,23 @@ def clean_document(doc: Document, *, steps: Sequence[str] = DEFAULT_STEPS) -> Do
             body = body[len(head) :]
         elif body == title:
             body = ""
-    changed: set[str] = set()
+    edits: dict[str, CleanEdit] = {}
     for _ in range(_MAX_PASSES):
         before = (title, body)
         for name, step in resolved:
             new_body = step(body)
             new_title = title if name in _TITLE_SKIPS else step(title)
-            if new_body != body or new_title != title:
-                changed.add(name)
+            if name not in edits and (new_body != body or new_title != title):
+                edits[name] = _clean_edit(name, (title, body), (new_title, new_body))
             body, title = new_body, new_title
         # A title is one line whatever the steps are; a newline in it would split paragraph 0.
         title = " ".join(title.split())
         if (title, body) == before:
             break
-    ops = list(dict.fromkeys(doc.clean_ops + [name for name, _ in resolved if name in changed]))
+    new_ops = [name for name in dict.fromkeys(name for name, _ in resolved) if name in edits]
+    ops = list(dict.fromkeys(doc.clean_ops + new_ops))
+    audited = {edit.op for edit in doc.clean_audit}
+    audit = doc.clean_audit + [edits[name] for name in new_ops if name not in audited]
     text = f"{title}{_PARAGRAPH_BREAK}{body}" if title and body else title or body
     return dataclasses.replace(
         doc,
@@ -202,5 +497,6 @@ def clean_document(doc: Document, *, steps: Sequence[str] = DEFAULT_STEPS) -> Do
         title_paragraph=bool(title),
         paragraphs=paragraph_spans(text),
         clean_ops=ops,
+        clean_audit=audit,
         content_hash=content_hash(text),
     )

@@ -44,6 +44,23 @@ class Document:
     content_hash: str = ""
     duplicate_of: str | None = None
     lang: str | None = None
+    lang_score: float | None = None
+    # One entry per cleaning step that changed the document, in the order the steps ran.
+    clean_audit: list[CleanEdit] = field(default_factory=list)
+    # Set by ingest for HTML: how the text was extracted ("trafilatura", "fallback").
+    extraction: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class CleanEdit:
+    """What one cleaning step did to one document: sizes and a short sample around the change."""
+
+    op: str
+    chars_before: int
+    chars_after: int
+    before_sample: str
+    after_sample: str
+    detail: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
