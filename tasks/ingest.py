@@ -11,11 +11,11 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from docmill.tasks.decode import decode_bytes, looks_binary
+from docmill.tasks.html import HtmlExtraction, HtmlOptions, declared_charset, extract_html
 from docmill.tasks.records import Document, ItemRejected, SourceItem
 
 # Suffix -> format; each may also carry a ".gz" suffix.
@@ -27,6 +27,7 @@ MAX_GZIP_BYTES = 64 * 1024 * 1024
 MAX_TITLE_CHARS = 300
 _GLOB_CHARS = frozenset("*?[")
 _CHUNK = 1 << 20
+_HTML_DEFAULTS = HtmlOptions()
 
 
 class SourceNotFound(ValueError):
@@ -195,14 +196,19 @@ def _csv_records(f: IO[bytes]) -> Iterator[_Record]:
 
 
 def read_item(
-    item: SourceItem, *, max_bytes: int = MAX_BYTES, max_gzip_bytes: int = MAX_GZIP_BYTES
+    item: SourceItem,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_gzip_bytes: int = MAX_GZIP_BYTES,
+    html: HtmlOptions = _HTML_DEFAULTS,
 ) -> Document:
     """Read, decode and parse one planned item into a raw (uncleaned) Document.
 
     Raises ItemRejected with reason empty, binary, malformed_json, missing_text, too_large,
     unreadable or changed (the file no longer matches its plan).
     """
-    result = next(read_items([item], max_bytes=max_bytes, max_gzip_bytes=max_gzip_bytes))[1]
+    results = read_items([item], max_bytes=max_bytes, max_gzip_bytes=max_gzip_bytes, html=html)
+    result = next(results)[1]
     if isinstance(result, ItemRejected):
         raise result
     return result
@@ -213,8 +219,12 @@ def read_items(
     *,
     max_bytes: int = MAX_BYTES,
     max_gzip_bytes: int = MAX_GZIP_BYTES,
+    html: HtmlOptions = _HTML_DEFAULTS,
 ) -> Iterator[tuple[SourceItem, Document | ItemRejected]]:
-    """`read_item` over many items; keeps a file open across its records (gzip cannot seek back)."""
+    """`read_item` over many items; keeps a file open across its records (gzip cannot seek back).
+
+    `html` says how HTML pages are extracted (trafilatura or not, time limit per page).
+    """
     opened: tuple[str, IO[bytes], list[str]] | None = None  # path, file, CSV header
     try:
         for item in items:
@@ -222,7 +232,7 @@ def read_items(
             limit = min(max_bytes, max_gzip_bytes) if gzipped else max_bytes
             try:
                 if item.n_bytes > limit:
-                    raise ItemRejected("too_large", f"{item.n_bytes} bytes (limit {limit})")
+                    raise ItemRejected("too_large", _too_large(item.n_bytes, limit, item))
                 if item.fmt in RECORD_FORMATS and item.record_no is None:
                     detail = f"{item.path} could not be read as {item.fmt} when planned"
                     raise ItemRejected("unreadable", detail)
@@ -233,7 +243,7 @@ def read_items(
                     f = _open(Path(item.path), gzipped)
                     opened = (item.path, f, [])  # closed by `finally` if the header fails
                     opened = (item.path, f, _csv_header(f) if item.fmt == "csv" else [])
-                yield item, _read(item, opened[1], opened[2], limit)
+                yield item, _read(item, opened[1], opened[2], limit, html)
             except ItemRejected as rejected:
                 yield item, rejected
             except (OSError, EOFError) as exc:
@@ -251,16 +261,25 @@ def _csv_header(f: IO[bytes], lines: _Lines | None = None) -> list[str]:
     return [name.strip().lower() for name in next(csv.reader(lines or _Lines(f)), [])]
 
 
-def _read(item: SourceItem, f: IO[bytes], header: list[str], limit: int) -> Document:
+def _too_large(n_bytes: int | None, limit: int, item: SourceItem) -> str:
+    # Planning and reading stop at a gzip file's limit: its full size is never known.
+    if item.path.lower().endswith(".gz"):
+        return f"decompressed size exceeds {limit} bytes (reading stopped there)"
+    return f"over {limit} bytes" if n_bytes is None else f"{n_bytes} bytes (limit {limit})"
+
+
+def _read(
+    item: SourceItem, f: IO[bytes], header: list[str], limit: int, html: HtmlOptions
+) -> Document:
     f.seek(item.byte_offset)
     raw = f.read(limit + 1 if item.record_no is None else item.n_bytes)
-    if len(raw) > limit:
-        raise ItemRejected("too_large", f"over {limit} bytes")
+    if len(raw) > limit:  # grew since it was planned
+        raise ItemRejected("too_large", _too_large(None, limit, item))
     if _digest(raw) != item.content_hash:
         raise ItemRejected("changed", f"{item.path} changed after it was planned; plan it again")
     if looks_binary(raw):
         raise ItemRejected("binary", f"{item.path} looks like binary data, not text")
-    declared = _declared_charset(raw) if item.fmt == "html" else None
+    declared = declared_charset(raw) if item.fmt == "html" else None
     text, encoding, note = decode_bytes(raw, declared=declared)
     doc = Document(item.doc_id, item.source_id, item.source_uri, "", encoding=encoding)
     doc.decode_note, doc.raw_hash = note, item.content_hash
@@ -269,7 +288,10 @@ def _read(item: SourceItem, f: IO[bytes], header: list[str], limit: int) -> Docu
     elif item.fmt == "csv":
         _fill_record(doc, _parse_csv_row(text, header), item)
     elif item.fmt == "html":
-        doc.title, doc.text = _html_text(text)
+        page = extract_html(
+            text, time_limit_s=html.time_limit_s, use_trafilatura=html.use_trafilatura
+        )
+        _fill_html(doc, page)
     else:
         doc.title, doc.text = _split_title(text, markdown=item.fmt == "md")
     if not doc.text.strip():
@@ -288,6 +310,14 @@ def _split_title(text: str, *, markdown: bool) -> tuple[str | None, str]:
         return None, text
     title = match.group(1).lstrip("#").strip() if markdown else match.group(1)
     return title or None, text[match.end() :]
+
+
+def _fill_html(doc: Document, page: HtmlExtraction) -> None:
+    doc.title, doc.text, doc.extraction = page.title, page.text, page.method
+    if page.published_at:
+        doc.published_at = page.published_at
+    if page.note:
+        doc.metadata["extraction_note"] = page.note
 
 
 def _parse_json(text: str, item: SourceItem) -> dict[str, Any]:
@@ -330,70 +360,3 @@ def _fill_record(doc: Document, record: dict[str, Any], item: SourceItem) -> Non
     doc.text, doc.title, doc.published_at = text, fields.get("title"), fields.get("published_at")
     if fields.get("url"):
         doc.metadata["url"] = fields["url"]
-
-
-# --- HTML: the standard library parser; trafilatura replaces this later. ----------------------
-
-_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-_SKIP_TAG_NAMES = "script style noscript template svg head nav iframe object"
-_SKIP_TAGS = frozenset(_SKIP_TAG_NAMES.split())
-_BLOCK_TAG_NAMES = (
-    "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer main aside "
-    "blockquote pre figure figcaption hr dl dt dd address details summary form"
-)
-_BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split())
-_SPACES_RE = re.compile(r"\s+")
-
-
-def _declared_charset(raw: bytes) -> str | None:
-    match = _META_CHARSET_RE.search(raw[:4096])
-    return match.group(1).decode("ascii") if match else None
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping: list[str] = []
-        self.heads: dict[str, list[str]] = {}  # text of the first <title> and first <h1>
-        self.capturing: str | None = None
-        self.in_pre = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body" and "head" in self.skipping:
-            self.skipping.remove("head")  # a page that never closes <head>
-        if tag in ("title", "h1") and tag not in self.heads:
-            self.heads[tag], self.capturing = [], tag
-        if tag in _SKIP_TAGS:
-            self.skipping.append(tag)
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-        self.in_pre |= tag == "pre"
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.skipping:
-            del self.skipping[self.skipping.index(tag) :]
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-        self.in_pre &= tag != "pre"
-        if tag == self.capturing:
-            self.capturing = None
-
-    def handle_data(self, data: str) -> None:
-        if self.capturing:
-            self.heads[self.capturing].append(data)
-        if not self.skipping and self.capturing != "title":
-            self.parts.append(data if self.in_pre else _SPACES_RE.sub(" ", data))
-
-
-def _html_text(text: str) -> tuple[str | None, str]:
-    """(title, body with paragraphs separated by blank lines) of an HTML page."""
-    parser = _TextExtractor()
-    parser.feed(text)
-    parser.close()
-    paragraphs = [p.strip() for p in "".join(parser.parts).split("\n\n") if p.strip()]
-    title_parts = parser.heads.get("title") or parser.heads.get("h1") or []
-    title = " ".join("".join(title_parts).split()) or None
-    if title and paragraphs and " ".join(paragraphs[0].split()) == title:
-        paragraphs = paragraphs[1:]  # the page's heading repeats its title
-    return title, "\n\n".join(paragraphs)

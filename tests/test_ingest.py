@@ -286,34 +286,6 @@ def test_gzip_files(tmp_path: Path) -> None:
     assert [r.text for r in results] == [f"t{n}" for n in range(5)]
 
 
-_PAGE = b"""<!DOCTYPE html><html><head><meta charset="windows-1252">
-<title> The  Page </title><style>.a { color: red }</style><script>var secret = 1;</script>
-</head><body><nav>Home | World</nav><h1>The Page</h1>
-<p>First paragraph, caf\xe9.</p><div>Second <b>bold</b>
-paragraph.<br>After a break.</div><noscript>Enable JS</noscript><template>tpl</template>
-<svg><text>svg text</text></svg><ul><li>One</li><li>Two &amp; three</li></ul></body></html>"""
-
-
-def test_html_visible_text_title_and_paragraphs(tmp_path: Path) -> None:
-    doc = read_one(write(tmp_path / "a.html", _PAGE))
-    assert doc.title == "The Page"
-    assert doc.text.split("\n\n") == [
-        "First paragraph, café.",
-        "Second bold paragraph.",
-        "After a break.",
-        "One",
-        "Two & three",
-    ]
-    assert doc.encoding == "cp1252"
-    for noise in ("secret", "color", "Home", "Enable JS", "tpl", "svg text"):
-        assert noise not in doc.text
-
-
-def test_html_title_falls_back_to_first_h1(tmp_path: Path) -> None:
-    doc = read_one(write(tmp_path / "a.htm", "<h1>Heading</h1><p>Body.</p><h1>Other</h1>"))
-    assert (doc.title, doc.text) == ("Heading", "Body.\n\nOther")
-
-
 def test_seeds_read_without_rejects() -> None:
     items = list(plan_items(resolve_sources([str(SEEDS)])))
     docs = [read_item(item) for item in items]
