@@ -42,6 +42,27 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="worker processes (default 1)")
     run.add_argument("--profile", choices=["accurate", "fast"], help="tagging profile")
     run.add_argument("--force", action="store_true", help="recompute every shard")
+    run.add_argument(
+        "--dedup",
+        choices=["near", "exact", "off"],
+        help="near: exact + MinHash near duplicates (default); exact: same cleaned text; off",
+    )
+    run.add_argument(
+        "--tag-duplicates", action="store_true", default=None, help="tag duplicates as well"
+    )
+    run.add_argument(
+        "--clean-steps",
+        type=lambda value: [step.strip() for step in value.split(",") if step.strip()],
+        metavar="STEP,...",
+        help="cleaning steps to run, in order (default: all; see docs/cleaning.md)",
+    )
+    run.add_argument(
+        "--quality",
+        action="append",
+        type=_threshold,
+        metavar="NAME=VALUE",
+        help="reject documents failing this quality threshold, e.g. min_words=50 (repeatable)",
+    )
     run.set_defaults(handler=_cmd_run)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query against the views")
@@ -58,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=int, default=2)
     bench.add_argument("--profile", choices=["accurate", "fast"], default="accurate")
     bench.add_argument("--model", default=None, help="spaCy pipeline package or path")
+    bench.add_argument(
+        "--dedup",
+        choices=["near", "exact", "off"],
+        default="near",
+        help="dedup mode of the flow (duplicates are found, then tagged anyway)",
+    )
     bench.add_argument("--json", type=Path, help="also write the figures to this file")
     bench.set_defaults(handler=_cmd_bench)
 
@@ -79,6 +106,16 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_option(views)
     views.set_defaults(handler=_cmd_views)
     return parser
+
+
+def _threshold(value: str) -> tuple[str, float]:
+    name, sep, number = value.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {value!r}") from None
 
 
 def _data_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +146,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings(
-            data_dir=args.data_dir, model=args.model, workers=args.workers, profile=args.profile
+            data_dir=args.data_dir,
+            model=args.model,
+            workers=args.workers,
+            profile=args.profile,
+            dedup=args.dedup,
+            tag_duplicates=args.tag_duplicates,
+            clean_steps=args.clean_steps,
+            quality_thresholds=dict(args.quality) if args.quality else None,
         )
         # Resolved here too so that a usage error costs no Prefect start-up, and the flow run
         # is named after the batch.
@@ -132,6 +176,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             workers=settings.workers,
             force=args.force,
             profile=settings.profile,
+            dedup=settings.dedup,
+            tag_duplicates=settings.tag_duplicates,
+            clean_steps=settings.clean_steps,
+            quality_thresholds=settings.quality_thresholds,
         )
     except (SourceNotFound, InvalidBatchId, ModelNotInstalled, BatchBusy) as err:
         return _fail(str(err), EXIT_USAGE if isinstance(err, SourceNotFound) else EXIT_FAILED)
@@ -209,6 +257,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             workers=args.workers,
             profile=args.profile,
             model=args.model or DEFAULT_MODEL,
+            dedup=args.dedup,
             progress=lambda line: print(line, file=sys.stderr, flush=True),
         )
     except (SourceNotFound, RuntimeError) as err:

@@ -1,4 +1,5 @@
-"""The `process-documents` flow: plan -> one task per shard -> publish -> views -> artifacts.
+"""The `process-documents` flow: plan -> prepare each shard -> find duplicates -> tag each
+shard -> publish -> views -> artifacts.
 
 Flows only wire; every step is plain Python in `docmill.tasks` and `docmill.warehouse`.
 """
@@ -11,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,15 +26,19 @@ from docmill.flows.progress import ShardProgress
 from docmill.flows.reporting import merge_counts, publish_artifacts, run_record, stage_seconds
 from docmill.flows.settings import (
     DataDirParam,
+    DedupParam,
     ModelParam,
     ProfileParam,
     Settings,
+    StepsParam,
+    ThresholdsParam,
     WorkersParam,
     load_settings,
 )
 from docmill.tasks import store
+from docmill.tasks.dedup import Duplicate, batch_duplicates
 from docmill.tasks.ingest import plan_items, resolve_sources
-from docmill.tasks.nlp import model_identity
+from docmill.tasks.nlp import model_identity, model_language
 from docmill.tasks.plan import (
     BatchPlan,
     default_batch_id,
@@ -40,19 +46,34 @@ from docmill.tasks.plan import (
     plan_batch,
     shard_key,
 )
-from docmill.tasks.records import Reject, SourceItem
-from docmill.tasks.shard import (
+from docmill.tasks.prepare import (
+    PrepareResult,
+    PrepareSpec,
     ProcessingOptions,
-    ShardResult,
-    ShardSpec,
-    process_shard,
+    prepare_shard,
     rejects_table,
 )
+from docmill.tasks.records import Reject, SourceItem
+from docmill.tasks.shard import ShardResult, ShardSpec, process_shard
 from docmill.warehouse.build import WarehouseBusy, build_warehouse, views_up_to_date
 
 
 class ShardsFailed(RuntimeError):
     """Some shards raised; the finished ones are kept for a retry."""
+
+
+@task(name="prepare-shard", task_run_name="prepare-{spec.shard_no}", cache_policy=NO_CACHE)
+def prepare_shard_task(spec: PrepareSpec) -> PrepareResult:
+    return prepare_shard(spec)
+
+
+@task(name="find-duplicates", cache_policy=NO_CACHE)
+def find_duplicates_task(
+    data_dir: str, batch_id: str, prepared_files: list[str], mode: str, threshold: float
+) -> dict[str, Duplicate]:
+    layout = store.Layout(Path(data_dir))
+    files = [Path(f) for f in prepared_files]
+    return batch_duplicates(layout, batch_id, files, mode=mode, threshold=threshold)
 
 
 @task(name="process-shard", task_run_name="shard-{spec.shard_no}", cache_policy=NO_CACHE)
@@ -88,6 +109,10 @@ def process_documents(
     workers: WorkersParam = None,
     force: bool = False,
     profile: ProfileParam = None,
+    dedup: DedupParam = None,
+    tag_duplicates: bool | None = None,
+    clean_steps: StepsParam = None,
+    quality_thresholds: ThresholdsParam = None,
 ) -> dict:
     """Clean, segment and tag the sources as one batch, publish it atomically, refresh views.
 
@@ -101,8 +126,23 @@ def process_documents(
         workers: Worker processes for tagging; default: DOCMILL_WORKERS or 1.
         force: Recompute every shard, even those finished by an earlier attempt.
         profile: "accurate" (full pipeline) or "fast" (sentence recogniser instead of the parser).
+        dedup: "near" (exact and MinHash near duplicates, within the batch and against every
+            earlier batch), "exact" (same cleaned text) or "off"; default: DOCMILL_DEDUP or near.
+        tag_duplicates: Tag duplicate documents as well; default: DOCMILL_TAG_DUPLICATES or no.
+        clean_steps: Cleaning steps by name, in order; default: all (see docs/cleaning.md).
+        quality_thresholds: Quality thresholds such as {"min_words": 50}; documents that fail
+            one are rejected with reason low_quality. Default: none (signals are still stored).
     """
-    settings = load_settings(data_dir=data_dir, model=model, workers=workers, profile=profile)
+    settings = load_settings(
+        data_dir=data_dir,
+        model=model,
+        workers=workers,
+        profile=profile,
+        dedup=dedup,
+        tag_duplicates=tag_duplicates,
+        clean_steps=clean_steps,
+        quality_thresholds=quality_thresholds,
+    )
     if sources:
         paths = resolve_sources(sources)
         batch_id = store.validate_batch_id(batch_id or default_batch_id(paths))
@@ -154,6 +194,14 @@ def run_batch(
         chunk_docs=settings.chunk_docs,
         max_segment_chars=settings.max_segment_chars,
         tag_duplicates=settings.tag_duplicates,
+        clean_steps=tuple(settings.clean_steps),
+        dedup=settings.dedup,
+        near_duplicate_threshold=settings.near_duplicate_threshold,
+        languages=tuple(settings.languages or [model_language(settings.model)]),
+        min_language_score=settings.min_language_score,
+        quality_thresholds=tuple(sorted(settings.quality_thresholds.items())),
+        use_trafilatura=settings.use_trafilatura,
+        html_time_limit_s=settings.html_time_limit_s,
     )
     record = run_record(run_id, batch_id, started_at, options.model_id)
     try:
@@ -179,19 +227,18 @@ def run_batch(
             store.write_staged_plan(layout, batch_id, plan.manifest())
             parent_seconds = {"plan": time.perf_counter() - stage_clock}
             logger.info(
-                "batch %s: %d input items in %d shards; %d byte-identical duplicates; data in %s",
+                "batch %s: %d input items in %d shards; data in %s",
                 batch_id,
                 plan.n_input,
                 len(plan.shards),
-                len(plan.duplicate_of),
                 layout.data_dir,
             )
-            specs = _shard_specs(plan, layout, run_id, options, force)
             stage_clock = time.perf_counter()
-            results = _run_shards(specs, plan, settings.workers)
-            parent_seconds["shards_wall"] = time.perf_counter() - stage_clock
+            shards = _run_shards(plan, layout, run_id, options, settings.workers, force)
+            parent_seconds.update(shards.seconds, shards_wall=time.perf_counter() - stage_clock)
+            results = shards.results
             stage_clock = time.perf_counter()
-            shard_dirs = [str(layout.shard_dir(batch_id, s.shard_key)) for s in specs]
+            shard_dirs = [str(layout.shard_dir(batch_id, s.shard_key)) for s in shards.specs]
             shard_dirs.append(str(_stage_planning_rejects(layout, plan, run_id)))
             version = publish_task(str(layout.data_dir), batch_id, shard_dirs, plan.manifest())
             logger.info("published batch %s as version %s", batch_id, version)
@@ -208,13 +255,13 @@ def run_batch(
     except WarehouseBusy as busy:
         logger.warning("views not refreshed (%s); the data is published regardless", busy)
     parent_seconds["views"] = time.perf_counter() - stage_clock
-    record.update(_totals(plan, results, parent_seconds), status="completed", batch_version=version)
+    record.update(_totals(plan, shards, parent_seconds), status="completed", batch_version=version)
     record["finished_at"] = datetime.now(UTC)
     store.write_run_record(layout, record)
     summary = {**record, "seconds": round(time.perf_counter() - clock, 2)}
     summary["top_entities"] = _top_entities(results)
     summary["data_dir"] = str(layout.data_dir)
-    publish_artifacts(summary, results)
+    publish_artifacts(summary, shards.prepared, results)
     logger.info(
         "batch %s: %d documents, %d rejected, %d duplicates, %d tokens, %d entities",
         batch_id,
@@ -227,64 +274,133 @@ def run_batch(
     return summary
 
 
-def _shard_specs(
-    plan: BatchPlan, layout: store.Layout, run_id: str, options: ProcessingOptions, force: bool
-) -> list[ShardSpec]:
-    specs = []
-    for n, items in enumerate(plan.shards):
-        dups = {
-            i.doc_id: plan.duplicate_of[i.doc_id] for i in items if i.doc_id in plan.duplicate_of
-        }
-        specs.append(
-            ShardSpec(
-                batch_id=plan.batch_id,
-                shard_no=n,
-                shard_key=shard_key(plan.batch_id, items, dups, options),
-                data_dir=str(layout.data_dir),
-                run_id=run_id,
-                items=tuple(items),
-                duplicate_of=dups,
-                options=options,
-                force=force,
-            )
-        )
-    return specs
+@dataclass(slots=True)
+class ShardsDone:
+    """What the two passes over the shards produced, for publishing and the run record."""
+
+    prepared: list[PrepareResult]
+    specs: list[ShardSpec]
+    results: list[ShardResult]
+    duplicates: dict[str, Duplicate]
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _run_shards(specs: list[ShardSpec], plan: BatchPlan, workers: int) -> list[ShardResult]:
-    """Fan the shards out over a task runner sized by `workers`, reporting as they finish.
+def _run_shards(
+    plan: BatchPlan,
+    layout: store.Layout,
+    run_id: str,
+    options: ProcessingOptions,
+    workers: int,
+    force: bool,
+) -> ShardsDone:
+    """Prepare every shard, decide duplicates over the whole batch, then tag every shard.
 
-    The runner is used directly (not through a subflow) so the shard specs never travel to the
-    Prefect API as parameters.
+    Both passes share one task runner, so worker processes (and their loaded model) live for
+    the whole batch. The runner is used directly (not through a subflow) so the shard specs
+    never travel to the Prefect API as parameters.
     """
-    if not specs:
-        return []
     logger = get_run_logger()
+    prepare_specs = [
+        PrepareSpec(
+            batch_id=plan.batch_id,
+            shard_no=n,
+            key="prep-" + shard_key(plan.batch_id, items, options),
+            data_dir=str(layout.data_dir),
+            run_id=run_id,
+            items=tuple(items),
+            options=options,
+            force=force,
+        )
+        for n, items in enumerate(plan.shards)
+    ]
     runner = (
-        ProcessPoolTaskRunner(max_workers=min(workers, len(specs)))
+        ProcessPoolTaskRunner(max_workers=min(workers, len(prepare_specs)))
         if workers > 1
         else ThreadPoolTaskRunner(max_workers=1)
     )
-    results: list[ShardResult] = []
-    failures: list[str] = []
-    progress = ShardProgress(total_shards=len(specs), total_items=len(plan.items), logger=logger)
-    with runner, progress:
-        # Largest first, so the shards left at the end, when cores fall idle, are small ones.
-        by_size = sorted(specs, key=lambda spec: -sum(i.n_bytes for i in spec.items))
-        futures = [runner.submit(process_shard_task, {"spec": spec}) for spec in by_size]
-        for future in as_completed(futures):
-            try:
-                result = future.result()
-            except Exception as err:
-                failures.append(f"{type(err).__name__}: {err}")
-                logger.error("a shard failed: %s", err)
-                continue
-            results.append(result)
-            progress.advance(result)
+    seconds: dict[str, float] = {}
+    size = [sum(i.n_bytes for i in items) for items in plan.shards]
+    with runner:
+        clock = time.perf_counter()
+        prepared = _fan_out(runner, prepare_shard_task, prepare_specs, "prepare", size)
+        seconds["prepare_wall"] = time.perf_counter() - clock
+        logger.info(
+            "prepared %d shards: %d documents, %d rejected",
+            len(prepared),
+            sum(r.n_documents for r in prepared),
+            sum(r.n_rejected for r in prepared),
+        )
+        clock = time.perf_counter()
+        duplicates = find_duplicates_task(
+            str(layout.data_dir),
+            plan.batch_id,
+            [
+                str(layout.prepared_dir(plan.batch_id, spec.key) / "prepared.parquet")
+                for spec in prepare_specs
+            ],
+            options.dedup,
+            options.near_duplicate_threshold,
+        )
+        seconds["dedup"] = time.perf_counter() - clock
+        logger.info(
+            "%d duplicates (%d exact, %d near)",
+            len(duplicates),
+            sum(1 for d in duplicates.values() if d.kind == "exact"),
+            sum(1 for d in duplicates.values() if d.kind == "near"),
+        )
+        specs = [
+            _shard_spec(prep, items, duplicates)
+            for prep, items in zip(prepare_specs, plan.shards, strict=True)
+        ]
+        progress = ShardProgress(
+            total_shards=len(specs), total_items=len(plan.items), logger=logger
+        )
+        with progress:
+            results = _fan_out(runner, process_shard_task, specs, "shard", size, progress.advance)
+    return ShardsDone(prepared, specs, results, duplicates, seconds)
+
+
+def _shard_spec(
+    prep: PrepareSpec, items: list[SourceItem], duplicates: dict[str, Duplicate]
+) -> ShardSpec:
+    mine = {i.doc_id: duplicates[i.doc_id] for i in items if i.doc_id in duplicates}
+    decisions = sorted((k, d.duplicate_of, d.kind, d.similarity) for k, d in mine.items())
+    return ShardSpec(
+        batch_id=prep.batch_id,
+        shard_no=prep.shard_no,
+        shard_key=shard_key(prep.batch_id, items, prep.options, decisions),
+        data_dir=prep.data_dir,
+        run_id=prep.run_id,
+        prepared_key=prep.key,
+        duplicates=mine,
+        options=prep.options,
+        force=prep.force,
+    )
+
+
+def _fan_out(runner, task_fn, specs: list, what: str, size: list[int], on_result=None) -> list:
+    """Submit one task per spec, largest first (so the ones left when cores fall idle are
+    small), collect results in shard order; raise ShardsFailed if any failed."""
+    if not specs:
+        return []
+    logger = get_run_logger()
+    results, failures = [], []
+    by_size = sorted(specs, key=lambda spec: -size[spec.shard_no])
+    futures = [runner.submit(task_fn, {"spec": spec}) for spec in by_size]
+    for future in as_completed(futures):
+        try:
+            result = future.result()
+        except Exception as err:
+            failures.append(f"{type(err).__name__}: {err}")
+            logger.error("a %s task failed: %s", what, err)
+            continue
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
     if failures:
         raise ShardsFailed(
-            f"{len(failures)} of {len(specs)} shards failed (finished shards are kept; retry "
-            f"the run to finish the batch). First error: {failures[0]}"
+            f"{len(failures)} of {len(specs)} {what} tasks failed (finished shards are kept; "
+            f"retry the run to finish the batch). First error: {failures[0]}"
         )
     return sorted(results, key=lambda r: r.shard_no)
 
@@ -300,7 +416,8 @@ def _stage_planning_rejects(layout: store.Layout, plan: BatchPlan, run_id: str) 
     return shard_dir
 
 
-def _totals(plan: BatchPlan, results: list[ShardResult], parent_seconds: dict) -> dict:
+def _totals(plan: BatchPlan, shards: ShardsDone, parent_seconds: dict) -> dict:
+    results, prepared = shards.results, shards.prepared
     return {
         "n_input": plan.n_input,
         "n_documents": sum(r.n_documents for r in results),
@@ -312,7 +429,7 @@ def _totals(plan: BatchPlan, results: list[ShardResult], parent_seconds: dict) -
         "n_shards_reused": sum(1 for r in results if r.reused),
         "counters_json": json.dumps(
             {
-                "seconds": stage_seconds(results),
+                "seconds": stage_seconds([*prepared, *results]),
                 "flow_seconds": {k: round(v, 3) for k, v in parent_seconds.items()},
                 "rejects": merge_counts(
                     [
@@ -320,7 +437,19 @@ def _totals(plan: BatchPlan, results: list[ShardResult], parent_seconds: dict) -
                         Counter(r.reason for r in plan.rejects),
                     ]
                 ),
-                "clean_ops": merge_counts(r.clean_ops for r in results),
+                "clean_ops": merge_counts(r.clean_ops for r in prepared),
+                "languages": merge_counts(r.languages for r in prepared),
+                "extraction": merge_counts(r.extraction for r in prepared),
+                "duplicates": {
+                    "exact": sum(r.n_exact_duplicates for r in results),
+                    "near": sum(r.n_near_duplicates for r in results),
+                },
+                "not_tagged": {
+                    "duplicate": sum(
+                        r.n_documents - r.n_tagged - r.n_untagged_language for r in results
+                    ),
+                    "language": sum(r.n_untagged_language for r in results),
+                },
                 "entity_repairs": merge_counts(r.entity_repairs for r in results),
             },
             sort_keys=True,

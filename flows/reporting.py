@@ -9,6 +9,7 @@ from datetime import datetime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
+from docmill.tasks.prepare import PrepareResult
 from docmill.tasks.schemas import PIPELINE_VERSION
 from docmill.tasks.shard import ShardResult
 
@@ -47,14 +48,17 @@ def merge_counts(counters: Iterable[Mapping[str, float]]) -> dict[str, float]:
     return dict(sorted(total.items()))
 
 
-def stage_seconds(results: list[ShardResult]) -> dict[str, float]:
+def stage_seconds(results: list[ShardResult | PrepareResult]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in merge_counts(r.seconds for r in results).items()}
 
 
-def publish_artifacts(summary: dict, results: list[ShardResult]) -> None:
+def publish_artifacts(
+    summary: dict, prepared: list[PrepareResult], results: list[ShardResult]
+) -> None:
     """A markdown summary and a per-shard table on the flow run page."""
     key = "batch-" + "".join(c if c.isalnum() else "-" for c in summary["batch_id"].lower())
-    rejects = json.loads(summary["counters_json"])["rejects"]
+    counters = json.loads(summary["counters_json"])
+    rejects = counters["rejects"]
     lines = [
         f"# Batch `{summary['batch_id']}` — version `{summary['batch_version']}`",
         "",
@@ -67,9 +71,26 @@ def publish_artifacts(summary: dict, results: list[ShardResult]) -> None:
         f"Model `{summary['model']}`, pipeline {summary['pipeline_version']}, "
         f"{summary['seconds']} s wall clock. Data: `{summary['data_dir']}`.",
         "",
+        "## Cleaning and deduplication",
+        "",
+        "| step | documents changed |",
+        "|---|---|",
+        *(f"| {op} | {n} |" for op, n in counters["clean_ops"].items()),
+        "",
+        f"Duplicates: {counters['duplicates']['exact']} exact, "
+        f"{counters['duplicates']['near']} near (query the `duplicates` view). "
+        f"Not tagged: {counters['not_tagged']['duplicate']} duplicates, "
+        f"{counters['not_tagged']['language']} in a language the model does not serve.",
+        "",
+        "Languages: "
+        + (", ".join(f"{lang} {n}" for lang, n in counters["languages"].items()) or "none")
+        + ". HTML extraction: "
+        + (", ".join(f"{how} {n}" for how, n in counters["extraction"].items()) or "none")
+        + ".",
+        "",
         "## Time per stage (summed over shards, seconds)",
         "",
-        *(f"- {stage}: {s}" for stage, s in stage_seconds(results).items()),
+        *(f"- {stage}: {s}" for stage, s in stage_seconds([*prepared, *results]).items()),
         "",
         "## Top entities",
         "",

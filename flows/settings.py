@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from docmill.tasks.clean import DEFAULT_STEPS, resolve_steps
+from docmill.tasks.quality import QualityThresholds
 
 
 class Settings(BaseSettings):
@@ -22,7 +25,30 @@ class Settings(BaseSettings):
     nlp_batch_size: int = Field(64, ge=1)
     chunk_docs: int = Field(200, ge=1, description="Documents per spaCy memory zone.")
     max_segment_chars: int = Field(10_000, ge=100, description="Longest text given to spaCy.")
-    tag_duplicates: bool = False
+    tag_duplicates: bool = Field(False, description="Tag duplicate documents too.")
+    clean_steps: list[str] = Field(
+        list(DEFAULT_STEPS), description="Cleaning steps by name, in order (tasks/clean.py)."
+    )
+    dedup: Literal["near", "exact", "off"] = Field(
+        "near", description="near: exact + MinHash LSH; exact: same cleaned text only; off."
+    )
+    near_duplicate_threshold: float = Field(
+        0.8,
+        ge=0.1,
+        le=0.98,
+        description="Estimated Jaccard similarity of word 5-gram shingles (0.1 to 0.98).",
+    )
+    languages: list[str] = Field([], description="Languages to tag; default: the model's language.")
+    min_language_score: float = Field(
+        0.8, ge=0, le=1, description="Below this confidence a document is tagged anyway."
+    )
+    quality_thresholds: dict[str, float] = Field(
+        {}, description='Quality thresholds, e.g. {"min_words": 50}; failing docs are rejected.'
+    )
+    use_trafilatura: bool = Field(
+        True, description="Extract HTML main text with trafilatura (else: all visible text)."
+    )
+    html_time_limit_s: float = Field(10.0, gt=0, description="Per-page HTML extraction limit.")
     gc_grace_seconds: float = Field(
         600.0, ge=0, description="How long a replaced batch version stays for running readers."
     )
@@ -30,6 +56,18 @@ class Settings(BaseSettings):
     inbox: str = Field("inbox", description="Folder or glob the process-inbox deployment reads.")
     inbox_cron: str = Field("*/15 * * * *", description="Schedule of process-inbox.")
     maintenance_cron: str = Field("30 3 * * *", description="Schedule of rebuild-warehouse.")
+
+    @field_validator("clean_steps")
+    @classmethod
+    def _known_steps(cls, steps: list[str]) -> list[str]:
+        resolve_steps(steps)
+        return steps
+
+    @field_validator("quality_thresholds")
+    @classmethod
+    def _known_thresholds(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        QualityThresholds.from_mapping(thresholds)
+        return thresholds
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -44,3 +82,6 @@ DataDirParam = str | None
 ModelParam = str | None
 WorkersParam = Annotated[int | None, Field(ge=1, le=64)]
 ProfileParam = Literal["accurate", "fast"] | None
+DedupParam = Literal["near", "exact", "off"] | None
+StepsParam = list[str] | None
+ThresholdsParam = dict[str, float] | None

@@ -380,3 +380,18 @@ def model_identity(model: str) -> str:
     if version is None:
         raise _not_installed(model)
     return f"{model}-{version}"
+
+
+def model_language(model: str) -> str:
+    """The language code of a pipeline (its meta.json `lang`) without loading it."""
+    import json
+    from pathlib import Path
+
+    import spacy.util
+
+    path = Path(model)
+    if not (path / "meta.json").is_file():
+        if spacy.util.get_package_version(model) is None:
+            raise _not_installed(model)
+        path = spacy.util.get_package_path(model)
+    return json.loads((path / "meta.json").read_text()).get("lang", "xx")

@@ -1,4 +1,4 @@
-"""Planning a batch: which items it holds, which are duplicates, and how they are sharded.
+"""Planning a batch: which items it holds and how they are sharded.
 
 Planning is cheap (hashes, not parsing) and deterministic: the same inputs always give the same
 shards with the same keys, which is what lets a retry reuse every shard that already finished.
@@ -26,7 +26,6 @@ class BatchPlan:
     batch_id: str
     items: list[SourceItem]
     shards: list[list[SourceItem]]
-    duplicate_of: dict[str, str] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
 
     @property
@@ -98,14 +97,12 @@ def plan_batch(
     max_shard_docs: int = 200,
     min_shard_docs: int = 10,
 ) -> BatchPlan:
-    """Drop repeated doc_ids (a reject each), mark byte-identical items as duplicates of the
-    first one, and cut the rest into shards of similar size. `rejects` are items already
-    known to be unusable; they are carried into the plan."""
+    """Drop repeated doc_ids (a reject each) and cut the rest into shards of similar size.
+    `rejects` are items already known to be unusable; they are carried into the plan.
+    Duplicate content is found later, on the cleaned text (tasks/dedup.py)."""
     kept: list[SourceItem] = []
     rejects = list(rejects)
     first_with_id: dict[str, SourceItem] = {}
-    first_with_hash: dict[str, str] = {}
-    duplicate_of: dict[str, str] = {}
     for item in items:
         earlier = first_with_id.get(item.doc_id)
         if earlier is not None:
@@ -121,13 +118,10 @@ def plan_batch(
             )
             continue
         first_with_id[item.doc_id] = item
-        original = first_with_hash.setdefault(item.content_hash, item.doc_id)
-        if original != item.doc_id:
-            duplicate_of[item.doc_id] = original
         kept.append(item)
     size = shard_size(len(kept), max_shard_docs=max_shard_docs, min_shard_docs=min_shard_docs)
     shards = [kept[i : i + size] for i in range(0, len(kept), size)]
-    return BatchPlan(batch_id, kept, shards, duplicate_of, rejects)
+    return BatchPlan(batch_id, kept, shards, rejects)
 
 
 def shard_size(n_items: int, *, max_shard_docs: int, min_shard_docs: int) -> int:
@@ -139,14 +133,15 @@ def shard_size(n_items: int, *, max_shard_docs: int, min_shard_docs: int) -> int
 
 
 def shard_key(
-    batch_id: str, items: Sequence[SourceItem], duplicate_of: dict[str, str], options: object
+    batch_id: str, items: Sequence[SourceItem], options: object, decisions: object = None
 ) -> str:
     """Key of a shard's output: its items' identities and content, the processing options
-    (model name and version included) and the pipeline and schema versions."""
+    (model name and version included), the pipeline and schema versions, and `decisions`
+    taken outside the shard that change its output (which of its documents are duplicates)."""
     payload = {
         "batch_id": batch_id,
         "items": [(i.doc_id, i.source_uri, i.content_hash) for i in items],
-        "duplicates": sorted((k, v) for k, v in duplicate_of.items()),
+        "decisions": decisions,
         "options": asdict(options),  # type: ignore[call-overload]
         "pipeline": schemas.PIPELINE_VERSION,
         "schema": schemas.SCHEMA_VERSION,

@@ -8,10 +8,34 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
-PIPELINE_VERSION = "0.1.0"
+SCHEMA_VERSION = 2
+PIPELINE_VERSION = "0.2.0"
 
 _ts = pa.timestamp("us", tz="UTC")
+
+# Quality signals (Gopher / C4 style), stored on every document; see tasks/quality.py.
+QUALITY_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("n_words", pa.int32()),
+    ("mean_word_length", pa.float32()),
+    ("symbol_word_ratio", pa.float32()),
+    ("frac_lines_end_punct", pa.float32()),
+    ("repeated_line_frac", pa.float32()),
+    ("stopword_ratio", pa.float32()),
+    ("frac_alpha_words", pa.float32()),
+    ("bullet_line_frac", pa.float32()),
+    ("ellipsis_line_frac", pa.float32()),
+]
+
+CLEAN_EDIT = pa.struct(
+    [
+        ("op", pa.string()),
+        ("chars_before", pa.int32()),
+        ("chars_after", pa.int32()),
+        ("before_sample", pa.string()),
+        ("after_sample", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
 
 DOCUMENTS = pa.schema(
     [
@@ -23,6 +47,7 @@ DOCUMENTS = pa.schema(
         ("published_at", _ts),
         ("published_at_raw", pa.string()),
         ("lang", pa.string()),
+        ("lang_score", pa.float32()),
         ("text", pa.large_string()),
         ("n_chars", pa.int32()),
         ("n_paragraphs", pa.int32()),
@@ -32,7 +57,12 @@ DOCUMENTS = pa.schema(
         ("content_hash", pa.string()),
         ("raw_hash", pa.string()),
         ("duplicate_of", pa.string()),
+        ("duplicate_kind", pa.string()),
+        ("duplicate_similarity", pa.float32()),
         ("tagged", pa.bool_()),
+        ("not_tagged_reason", pa.string()),
+        *QUALITY_FIELDS,
+        ("extraction", pa.string()),
         ("encoding", pa.string()),
         ("decode_note", pa.string()),
         ("clean_ops", pa.list_(pa.string())),
@@ -51,6 +81,8 @@ PARAGRAPHS = pa.schema(
         ("start_char", pa.int32()),
         ("end_char", pa.int32()),
         ("kind", pa.string()),
+        ("lang", pa.string()),
+        ("lang_score", pa.float32()),
     ]
 )
 
@@ -124,6 +156,59 @@ REJECTS = pa.schema(
     ]
 )
 
+CLEANING = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("step_idx", pa.int32()),
+        ("op", pa.string()),
+        ("chars_before", pa.int32()),
+        ("chars_after", pa.int32()),
+        ("before_sample", pa.string()),
+        ("after_sample", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+
+# The near-duplicate index: one MinHash signature per document of the batch, published with
+# it, so later batches can be compared against every earlier one (tasks/dedup.py).
+SIGNATURES = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("content_hash", pa.string()),
+        ("minhash", pa.list_(pa.uint32())),
+        ("kept", pa.bool_()),
+    ]
+)
+
+# Internal: a cleaned document waiting for dedup and tagging (staging only, never published).
+PREPARED = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source_id", pa.string()),
+        ("source_uri", pa.string()),
+        ("title", pa.string()),
+        ("title_paragraph", pa.bool_()),
+        ("published_at_raw", pa.string()),
+        ("text", pa.large_string()),
+        ("encoding", pa.string()),
+        ("decode_note", pa.string()),
+        ("raw_hash", pa.string()),
+        ("content_hash", pa.string()),
+        ("clean_ops", pa.list_(pa.string())),
+        ("clean_audit", pa.list_(CLEAN_EDIT)),
+        ("metadata_json", pa.string()),
+        ("extraction", pa.string()),
+        ("lang", pa.string()),
+        ("lang_score", pa.float32()),
+        ("para_starts", pa.list_(pa.int32())),
+        ("para_ends", pa.list_(pa.int32())),
+        ("para_langs", pa.list_(pa.string())),
+        ("para_lang_scores", pa.list_(pa.float32())),
+        *QUALITY_FIELDS,
+        ("minhash", pa.list_(pa.uint32())),
+    ]
+)
+
 RUNS = pa.schema(
     [
         ("run_id", pa.string()),
@@ -156,9 +241,13 @@ BATCH_TABLES: dict[str, pa.Schema] = {
     "tokens": TOKENS,
     "entities": ENTITIES,
     "noun_chunks": NOUN_CHUNKS,
+    "cleaning": CLEANING,
+    "signatures": SIGNATURES,
     "rejects": REJECTS,
 }
-ALL_TABLES: dict[str, pa.Schema] = {**BATCH_TABLES, "runs": RUNS}
+# What a prepare step stages for a shard: cleaned documents and the items rejected so far.
+PREPARED_TABLES: dict[str, pa.Schema] = {"prepared": PREPARED, "rejects": REJECTS}
+ALL_TABLES: dict[str, pa.Schema] = {**BATCH_TABLES, **PREPARED_TABLES, "runs": RUNS}
 
 
 def with_version(schema: pa.Schema, table: str) -> pa.Schema:

@@ -1,42 +1,29 @@
-"""One shard, start to finish: read -> clean -> tag -> staged Parquet. Plain Python.
+"""The second pass over a shard: staged documents -> tag -> every table of the batch. Plain Python.
 
 A shard runs inside one worker process; the model is loaded there once (see `nlp.load_pipeline`)
-and only counters travel back to the flow, never spaCy objects.
+and only counters travel back to the flow, never spaCy objects. The first pass
+(`prepare.prepare_shard`) has already read, cleaned and fingerprinted the documents, and the
+flow has decided which are duplicates.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from docmill.tasks import schemas
-from docmill.tasks.clean import DEFAULT_STEPS, clean_document
 from docmill.tasks.dates import parse_published_at
-from docmill.tasks.ingest import read_items
+from docmill.tasks.dedup import Duplicate
 from docmill.tasks.nlp import TagCounts, load_pipeline, tag_in_chunks
-from docmill.tasks.records import Document, ItemRejected, Reject, SourceItem
+from docmill.tasks.prepare import ProcessingOptions
+from docmill.tasks.records import Document
 from docmill.tasks.store import Layout, ShardWriter, completed_shard
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessingOptions:
-    """Everything that changes a shard's output; part of its cache key."""
-
-    model: str
-    model_id: str
-    profile: str = "accurate"
-    clean_steps: tuple[str, ...] = ()
-    nlp_batch_size: int = 64
-    chunk_docs: int = 200
-    max_segment_chars: int = 10_000
-    tag_duplicates: bool = False
+from docmill.tasks.timing import StageTimer
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +33,8 @@ class ShardSpec:
     shard_key: str
     data_dir: str
     run_id: str
-    items: tuple[SourceItem, ...]
-    duplicate_of: dict[str, str]
+    prepared_key: str
+    duplicates: dict[str, Duplicate]
     options: ProcessingOptions
     force: bool = False
 
@@ -61,6 +48,9 @@ class ShardResult:
     n_documents: int = 0
     n_rejected: int = 0
     n_duplicates: int = 0
+    n_exact_duplicates: int = 0
+    n_near_duplicates: int = 0
+    n_untagged_language: int = 0
     n_tagged: int = 0
     n_sentences: int = 0
     n_tokens: int = 0
@@ -73,7 +63,7 @@ class ShardResult:
 
 
 def process_shard(spec: ShardSpec) -> ShardResult:
-    """Process a shard unless an identical one (same key) already completed."""
+    """Tag a prepared shard and write all its tables, unless an identical one completed."""
     layout = Layout(Path(spec.data_dir))
     shard_dir = layout.shard_dir(spec.batch_id, spec.shard_key)
     if not spec.force and (summary := completed_shard(shard_dir)) is not None:
@@ -81,14 +71,19 @@ def process_shard(spec: ShardSpec) -> ShardResult:
         result.reused = True
         return result
 
-    result = ShardResult(spec.shard_no, spec.shard_key, reused=False, n_input=len(spec.items))
-    timer = _StageTimer()
+    prepared_dir = layout.prepared_dir(spec.batch_id, spec.prepared_key)
+    timer = StageTimer()
+    with timer("read_prepared"):
+        rows = pq.read_table(prepared_dir / "prepared.parquet").to_pylist()
+        rejects = pq.read_table(prepared_dir / "rejects.parquet")
+    result = ShardResult(
+        spec.shard_no, spec.shard_key, reused=False, n_input=len(rows) + rejects.num_rows
+    )
     processed_at = datetime.now(UTC)
     writer = ShardWriter(shard_dir)
     try:
-        rejects: list[Reject] = []
-        docs = list(_read_and_clean(spec, rejects, result, timer))
-        to_tag = [d for d in docs if d.duplicate_of is None or spec.options.tag_duplicates]
+        reasons = {row["doc_id"]: _not_tagged_reason(row, spec) for row in rows}
+        to_tag = [_document(row) for row in rows if reasons[row["doc_id"]] is None]
         counts: dict[str, TagCounts] = {}
         entity_counter: Counter[tuple[str, str]] = Counter()
         repairs: Counter[str] = Counter()
@@ -123,12 +118,21 @@ def process_shard(spec: ShardSpec) -> ShardResult:
                 )
                 entity_counter.update(pairs)
         with timer("write"):
-            writer.write("documents", _documents_table(spec, docs, counts, processed_at))
-            writer.write("paragraphs", _paragraphs_table(docs))
-            writer.write("rejects", rejects_table(spec.batch_id, spec.run_id, rejects))
-        result.n_documents = len(docs)
-        result.n_rejected = len(rejects)
-        result.n_duplicates = sum(1 for d in docs if d.duplicate_of is not None)
+            writer.write("documents", _documents_table(spec, rows, counts, reasons, processed_at))
+            writer.write("paragraphs", _paragraphs_table(rows))
+            writer.write("cleaning", _cleaning_table(rows))
+            writer.write("signatures", _signatures_table(rows, spec.duplicates))
+            writer.write("rejects", rejects)
+        result.n_documents = len(rows)
+        result.n_rejected = rejects.num_rows
+        result.rejects_by_reason = dict(Counter(rejects.column("reason").to_pylist()))
+        mine = [spec.duplicates[r["doc_id"]] for r in rows if r["doc_id"] in spec.duplicates]
+        result.n_duplicates = len(mine)
+        result.n_exact_duplicates = sum(1 for d in mine if d.kind == "exact")
+        result.n_near_duplicates = sum(1 for d in mine if d.kind == "near")
+        result.n_untagged_language = sum(
+            1 for r in reasons.values() if r and r.startswith("language")
+        )
         result.n_tagged = len(counts)
         result.n_sentences = sum(c.n_sentences for c in counts.values())
         result.n_tokens = sum(c.n_tokens for c in counts.values())
@@ -143,127 +147,108 @@ def process_shard(spec: ShardSpec) -> ShardResult:
     return result
 
 
-def _read_and_clean(
-    spec: ShardSpec, rejects: list[Reject], result: ShardResult, timer: _StageTimer
-) -> Iterator[Document]:
-    reasons: Counter[str] = Counter()
-    ops: Counter[str] = Counter()
-    outcomes = read_items(spec.items)
-    while True:
-        with timer("read"):
-            pair = next(outcomes, None)
-        if pair is None:
-            break
-        item, outcome = pair
-        try:
-            if isinstance(outcome, ItemRejected):
-                raise outcome
-            with timer("clean"):
-                doc = clean_document(outcome, steps=spec.options.clean_steps or DEFAULT_STEPS)
-            if not doc.text:
-                raise ItemRejected("empty_after_cleaning", "no text left after cleaning")
-        except ItemRejected as rejected:
-            reasons[rejected.reason] += 1
-            rejects.append(
-                Reject(
-                    item.source_uri, item.source_id, item.doc_id, rejected.reason, rejected.detail
-                )
-            )
-            continue
-        doc.duplicate_of = spec.duplicate_of.get(item.doc_id)
-        ops.update(doc.clean_ops)
-        yield doc
-    result.rejects_by_reason = dict(reasons)
-    result.clean_ops = dict(ops)
+def _not_tagged_reason(row: dict, spec: ShardSpec) -> str | None:
+    """Why a prepared document is not tagged: a duplicate, or a language the model does not
+    serve (only when the identification is confident); None when it is tagged."""
+    options = spec.options
+    if row["doc_id"] in spec.duplicates and not options.tag_duplicates:
+        return "duplicate"
+    lang, score = row["lang"], row["lang_score"] or 0.0
+    confident = score >= options.min_language_score
+    if options.languages and lang and lang not in options.languages and confident:
+        return f"language {lang}"
+    return None
+
+
+def _document(row: dict) -> Document:
+    return Document(
+        row["doc_id"],
+        row["source_id"],
+        row["source_uri"],
+        row["text"],
+        paragraphs=list(zip(row["para_starts"], row["para_ends"], strict=True)),
+    )
 
 
 def _documents_table(
-    spec: ShardSpec, docs: list[Document], counts: dict[str, TagCounts], processed_at: datetime
+    spec: ShardSpec,
+    rows: list[dict],
+    counts: dict[str, TagCounts],
+    reasons: dict[str, str | None],
+    processed_at: datetime,
 ) -> pa.Table:
     empty = TagCounts()
-    rows = []
-    for doc in docs:
-        c = counts.get(doc.doc_id, empty)
-        rows.append(
+    out = []
+    for row in rows:
+        doc_id = row["doc_id"]
+        c = counts.get(doc_id, empty)
+        duplicate = spec.duplicates.get(doc_id)
+        out.append(
             {
-                "doc_id": doc.doc_id,
-                "source_id": doc.source_id,
+                **{name: row[name] for name in _CARRIED_COLUMNS},
                 "batch_id": spec.batch_id,
-                "source_uri": doc.source_uri,
-                "title": doc.title,
-                "published_at": parse_published_at(doc.published_at),
-                "published_at_raw": doc.published_at,
-                "lang": doc.lang,
-                "text": doc.text,
-                "n_chars": len(doc.text),
-                "n_paragraphs": len(doc.paragraphs),
+                "published_at": parse_published_at(row["published_at_raw"]),
+                "n_chars": len(row["text"]),
+                "n_paragraphs": len(row["para_starts"]),
                 "n_sentences": c.n_sentences,
                 "n_tokens": c.n_tokens,
                 "n_entities": c.n_entities,
-                "content_hash": doc.content_hash,
-                "raw_hash": doc.raw_hash,
-                "duplicate_of": doc.duplicate_of,
-                "tagged": doc.doc_id in counts,
-                "encoding": doc.encoding,
-                "decode_note": doc.decode_note,
-                "clean_ops": list(doc.clean_ops),
-                "metadata_json": json.dumps(doc.metadata, sort_keys=True, default=str)
-                if doc.metadata
-                else None,
+                "duplicate_of": duplicate.duplicate_of if duplicate else None,
+                "duplicate_kind": duplicate.kind if duplicate else None,
+                "duplicate_similarity": duplicate.similarity if duplicate else None,
+                "tagged": doc_id in counts,
+                "not_tagged_reason": reasons[doc_id],
                 "model": spec.options.model_id,
                 "pipeline_version": schemas.PIPELINE_VERSION,
                 "processed_at": processed_at,
                 "run_id": spec.run_id,
             }
         )
-    return pa.Table.from_pylist(rows, schema=schemas.DOCUMENTS)
+    return pa.Table.from_pylist(out, schema=schemas.DOCUMENTS)
 
 
-def _paragraphs_table(docs: list[Document]) -> pa.Table:
-    rows = {"doc_id": [], "para_idx": [], "start_char": [], "end_char": [], "kind": []}
-    for doc in docs:
-        for idx, (start, end) in enumerate(doc.paragraphs):
-            rows["doc_id"].append(doc.doc_id)
-            rows["para_idx"].append(idx)
-            rows["start_char"].append(start)
-            rows["end_char"].append(end)
-            rows["kind"].append("title" if idx == 0 and doc.title_paragraph else "body")
-    return pa.Table.from_pydict(rows, schema=schemas.PARAGRAPHS)
+# Columns a prepared document carries unchanged into `documents`.
+_CARRIED_COLUMNS = [name for name in schemas.PREPARED.names if name in set(schemas.DOCUMENTS.names)]
 
 
-def rejects_table(batch_id: str, run_id: str, rejects: list[Reject]) -> pa.Table:
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "batch_id": batch_id,
-            "source_uri": r.source_uri,
-            "source_id": r.source_id,
-            "doc_id": r.doc_id,
-            "reason": r.reason,
-            "detail": r.detail,
-            "run_id": run_id,
-            "rejected_at": now,
-        }
-        for r in rejects
+def _paragraphs_table(rows: list[dict]) -> pa.Table:
+    cols: dict[str, list] = {name: [] for name in schemas.PARAGRAPHS.names}
+    for row in rows:
+        spans = zip(
+            row["para_starts"],
+            row["para_ends"],
+            row["para_langs"],
+            row["para_lang_scores"],
+            strict=True,
+        )
+        for idx, (start, end, lang, score) in enumerate(spans):
+            cols["doc_id"].append(row["doc_id"])
+            cols["para_idx"].append(idx)
+            cols["start_char"].append(start)
+            cols["end_char"].append(end)
+            cols["kind"].append("title" if idx == 0 and row["title_paragraph"] else "body")
+            cols["lang"].append(lang)
+            cols["lang_score"].append(score)
+    return pa.Table.from_pydict(cols, schema=schemas.PARAGRAPHS)
+
+
+def _cleaning_table(rows: list[dict]) -> pa.Table:
+    out = [
+        {"doc_id": row["doc_id"], "step_idx": idx, **edit}
+        for row in rows
+        for idx, edit in enumerate(row["clean_audit"])
     ]
-    return pa.Table.from_pylist(rows, schema=schemas.REJECTS)
+    return pa.Table.from_pylist(out, schema=schemas.CLEANING)
 
 
-class _StageTimer:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    def __call__(self, stage: str) -> _Stage:
-        return _Stage(self, stage)
-
-
-class _Stage:
-    def __init__(self, timer: _StageTimer, stage: str) -> None:
-        self.timer, self.stage = timer, stage
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        elapsed = time.perf_counter() - self.start
-        self.timer.seconds[self.stage] = self.timer.seconds.get(self.stage, 0.0) + elapsed
+def _signatures_table(rows: list[dict], duplicates: dict[str, Duplicate]) -> pa.Table:
+    out = [
+        {
+            "doc_id": row["doc_id"],
+            "content_hash": row["content_hash"],
+            "minhash": row["minhash"],
+            "kept": row["doc_id"] not in duplicates,
+        }
+        for row in rows
+    ]
+    return pa.Table.from_pylist(out, schema=schemas.SIGNATURES)

@@ -3,6 +3,7 @@
 ```
 <data_dir>/lake/batch=<batch_id>/version=<version>/<table>/part-<n>.parquet
 <data_dir>/runs/<run_id>.parquet
+<data_dir>/_staging/<batch_id>/prepared/<key>/{prepared,rejects}.parquet + _SUCCESS.json
 <data_dir>/_staging/<batch_id>/shards/<shard_key>/<table>.parquet + _SUCCESS.json
 <data_dir>/_locks/<batch_id>.lock
 ```
@@ -92,6 +93,9 @@ class Layout:
     def shard_dir(self, batch_id: str, shard_key: str) -> Path:
         return self.staging(batch_id) / "shards" / shard_key
 
+    def prepared_dir(self, batch_id: str, shard_key: str) -> Path:
+        return self.staging(batch_id) / "prepared" / shard_key
+
     def batch_dir(self, batch_id: str) -> Path:
         return self.lake / f"batch={batch_id}"
 
@@ -112,8 +116,11 @@ class ShardWriter:
     tables (the views rely on that to tell an empty new version from a missing one).
     """
 
-    def __init__(self, final_dir: Path) -> None:
+    def __init__(
+        self, final_dir: Path, tables: dict[str, pa.Schema] = schemas.BATCH_TABLES
+    ) -> None:
         self.final_dir = final_dir
+        self.tables = tables
         self.work_dir = final_dir.with_name(
             f"{final_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         )
@@ -125,7 +132,7 @@ class ShardWriter:
             return
         writer = self._writers.get(name)
         if writer is None:
-            schema = schemas.with_version(schemas.BATCH_TABLES[name], name)
+            schema = schemas.with_version(self.tables[name], name)
             writer = pq.ParquetWriter(
                 self.work_dir / f"{name}.parquet", schema, compression=_COMPRESSION
             )
@@ -134,7 +141,7 @@ class ShardWriter:
         crash_point("shard_writing")
 
     def commit(self, summary: dict) -> None:
-        for name, schema in schemas.BATCH_TABLES.items():
+        for name, schema in self.tables.items():
             if name not in self._writers:
                 self.write(name, schema.empty_table())
         for writer in self._writers.values():
@@ -152,7 +159,9 @@ class ShardWriter:
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
-def completed_shard(shard_dir: Path) -> dict | None:
+def completed_shard(
+    shard_dir: Path, tables: dict[str, pa.Schema] = schemas.BATCH_TABLES
+) -> dict | None:
     """The summary of a finished shard, or None when it must be (re)computed."""
     marker = shard_dir / SUCCESS_MARKER
     if not marker.is_file():
@@ -161,7 +170,7 @@ def completed_shard(shard_dir: Path) -> dict | None:
         summary = json.loads(marker.read_text())
     except (OSError, ValueError):
         return None
-    if all((shard_dir / f"{name}.parquet").is_file() for name in schemas.BATCH_TABLES):
+    if all((shard_dir / f"{name}.parquet").is_file() for name in tables):
         return summary
     return None
 
@@ -215,6 +224,16 @@ def latest_manifest(layout: Layout, batch_id: str) -> dict | None:
     return json.loads(path.read_text())
 
 
+def current_version_dirs(layout: Layout) -> dict[str, Path]:
+    """Batch id -> directory of its newest published version."""
+    found: dict[str, Path] = {}
+    for batch_id in published_batches(layout):
+        versions = batch_versions(layout, batch_id)
+        if versions:
+            found[batch_id] = layout.batch_dir(batch_id) / f"version={versions[-1]}"
+    return found
+
+
 def published_batches(layout: Layout) -> list[str]:
     if not layout.lake.is_dir():
         return []
@@ -255,7 +274,7 @@ def discard_stale_staging(layout: Layout, batch_id: str) -> int:
     staging = layout.staging(batch_id)
     if not staging.exists():
         return 0
-    stale = list(staging.glob("publish-*")) + list((staging / "shards").glob("*.tmp-*"))
+    stale = list(staging.glob("publish-*")) + list(staging.glob("*/*.tmp-*"))
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
     return len(stale)

@@ -82,7 +82,8 @@ def test_task_runs_grow_with_shards_not_documents(parallel_run, prefect_server):
             limit=200,
         )
     shard_runs = [t for t in task_runs if t.name.startswith("shard-")]
-    assert len(shard_runs) == summary["n_shards"]
-    # Besides one run per shard, only a fixed few (publish, refresh views).
-    assert len(task_runs) - len(shard_runs) <= 3
+    prepare_runs = [t for t in task_runs if t.name.startswith("prepare-")]
+    assert len(shard_runs) == len(prepare_runs) == summary["n_shards"]
+    # Besides two runs per shard (prepare, tag), only a fixed few (dedup, publish, views).
+    assert len(task_runs) - len(shard_runs) - len(prepare_runs) <= 4
     assert summary["n_shards"] * 5 < summary["n_documents"]

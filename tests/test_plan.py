@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from docmill.tasks.plan import default_batch_id, plan_batch, shard_key, shard_size
+from docmill.tasks.prepare import ProcessingOptions
 from docmill.tasks.records import SourceItem
-from docmill.tasks.shard import ProcessingOptions
 
 
 def _item(n: int, *, content: str | None = None, doc_id: str | None = None) -> SourceItem:
@@ -21,9 +21,8 @@ def _item(n: int, *, content: str | None = None, doc_id: str | None = None) -> S
     )
 
 
-def test_byte_identical_items_point_at_the_first():
+def test_byte_identical_items_are_all_planned_for_dedup_to_judge():
     plan = plan_batch("b", [_item(1, content="x"), _item(2), _item(3, content="x")])
-    assert plan.duplicate_of == {"d3": "d1"}
     assert [i.doc_id for i in plan.items] == ["d1", "d2", "d3"]
 
 
@@ -54,11 +53,12 @@ def test_shard_size_bounds(n_items, expected):
 def test_shard_key_is_stable_and_sensitive_to_model_and_content():
     options = ProcessingOptions(model="m", model_id="m-1.0")
     items = [_item(1), _item(2)]
-    key = shard_key("b", items, {}, options)
-    assert key == shard_key("b", list(items), {}, options)
-    assert key != shard_key("b", items, {}, ProcessingOptions(model="m", model_id="m-1.1"))
-    assert key != shard_key("b", [_item(1), _item(2, content="changed")], {}, options)
-    assert key != shard_key("other", items, {}, options)
+    key = shard_key("b", items, options)
+    assert key == shard_key("b", list(items), options)
+    assert key != shard_key("b", items, ProcessingOptions(model="m", model_id="m-1.1"))
+    assert key != shard_key("b", [_item(1), _item(2, content="changed")], options)
+    assert key != shard_key("b", items, options, decisions=[("d2", "d1")])
+    assert key != shard_key("other", items, options)
 
 
 def test_default_batch_id_is_derived_from_the_sources():

@@ -28,7 +28,9 @@ VIEW_NAMES: tuple[str, ...] = (
     "tokens",
     "entities",
     "noun_chunks",
+    "cleaning",
     "rejects",
+    "duplicates",
     "runs",
     "entity_counts",
     "entity_cooccurrence",
@@ -104,9 +106,10 @@ def views_hash(statements: list[str]) -> str:
 
 
 def write_placeholders(data_dir: Path) -> list[Path]:
-    """Zero-row files with the full schema so every glob matches even in an empty lake.
+    """Zero-row files with the full schema so every glob matches even in an empty lake, and
+    every column of the current schema exists for the views even when all batches are older.
 
-    Returns the files written (those already present are left alone).
+    Returns the files written (those present with the current columns are left alone).
     """
     import pyarrow.parquet as pq
 
@@ -119,7 +122,7 @@ def write_placeholders(data_dir: Path) -> list[Path]:
     targets[runs_dir(data_dir) / RUNS_PLACEHOLDER] = with_version(RUNS, "runs")
     written = []
     for path, schema in targets.items():
-        if path.exists():
+        if _has_columns(path, schema):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write aside and rename so a concurrent reader never sees a half-written file.
@@ -130,10 +133,20 @@ def write_placeholders(data_dir: Path) -> list[Path]:
     return written
 
 
+def _has_columns(path: Path, schema) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path).names == schema.names
+    except (OSError, ValueError):
+        return False
+
+
 def placeholders_present(data_dir: Path) -> bool:
     lake = lake_dir(data_dir).joinpath(*PLACEHOLDER_PARTITION)
-    return (runs_dir(data_dir) / RUNS_PLACEHOLDER).exists() and all(
-        (lake / table / "part-0.parquet").exists() for table in BATCH_TABLES
+    return _has_columns(runs_dir(data_dir) / RUNS_PLACEHOLDER, RUNS) and all(
+        _has_columns(lake / table / "part-0.parquet", schema)
+        for table, schema in BATCH_TABLES.items()
     )
 
 
