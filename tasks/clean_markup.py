@@ -1,0 +1,196 @@
+"""Cleaning steps that undo markup and escaping: HTML entities, entity fragments whose "&" a
+feed lost, escaped tags and written-out line breaks. Each is a pure `str -> str` step (see
+`clean.py`, which composes them); the `count_*` functions size a change for the audit.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_PARAGRAPH_BREAK = "\n\n"
+
+# unescape_html, repair_entity_fragments and strip_escaped_tags repeat until their output is
+# stable, since a replacement can complete another entity, fragment or tag ("&amp;amp;",
+# "<<b>p>"); each round scans the whole text and undoes one level of nesting. Real text nests two
+# or three levels (double escaping); deeper nesting is garbage that must not cost minutes, so it
+# is left partly undone, and these steps are idempotent up to this depth only.
+_MAX_ROUNDS = 10
+
+_ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+# An entity that lost its "&" ("it #39;s", "quot;Hi", "#36;5bn"), optionally behind "amp;"s left
+# by double escaping ("amp;quot;"). Never right after a letter, digit or "_" ("camp;",
+# "aliquot;", "C#39;" are words or code) nor after "&" or "#" (a real entity is unescape_html's).
+_FRAGMENT_RE = re.compile(
+    r"(?<![\w&#])(?:amp;)*(?P<name>#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|quot|amp|apos|lt|gt|nbsp);"
+)
+# Feeds that turned "&" into a space leave "Street #39;s": the apostrophe of a contraction joins
+# its word again.
+_SPACED_APOSTROPHE_RE = re.compile(
+    r"(?<=[^\W\d_]) (?:#0*39|#[xX]0*27|#0*146|#0*8217|#[xX]0*2019|apos);"
+    r"(?=(?i:s|t|d|m|ll|re|ve)\b)"
+)
+
+# Markup in text, raw or escaped ("<p>", "&lt;br/&gt;", "&lt;a href=&quot;x&quot;&gt;"). Only
+# these tag names, directly after "<" or "</", with attribute syntax and a closing ">": "a < b > c",
+# "x<y", "<bold>" and "<b && c>" are text.
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
+)
+_INLINE_TAGS = frozenset({"b", "i", "u", "em", "strong", "a", "span", "font"})
+_TAG_NAMES = "|".join(sorted(_BLOCK_TAGS | _INLINE_TAGS | {"br"}))
+_ATTR_VALUE = (
+    r"""(?:"[^"<>\n]*"|'[^'<>\n]*'|&quot;(?:(?!&quot;)[^<>\n]){0,200}&quot;|[^\s"'<>&]+)"""
+)
+_TAG_RE = re.compile(
+    rf"(?:<|&lt;)/?(?P<name>{_TAG_NAMES})(?=[\s/>&])"
+    rf"(?:\s+[A-Za-z_:][-\w:.]*(?:\s*=\s*{_ATTR_VALUE})?){{0,20}}\s*/?(?:>|&gt;)",
+    re.IGNORECASE,
+)
+
+# Two-character line-break markers ("\n", "\r\n", "\r" as backslash + letter) from bad exports.
+# A run of them is a break unless a lowercase letter follows ("C:\new\notes", "\newline") or the
+# backslash is itself escaped ("\\n"); a Windows path token ("C:\...", "\\server\...") is left
+# whole. The `path` alternative only exists to be skipped over. A run is only tried from its
+# start: retrying inside a refused run made a long one quadratic.
+_BACKSLASH_RE = re.compile(
+    r"(?P<path>(?<![^\s\"'(\[])(?:[A-Za-z]:\\|\\\\)\S*)"
+    r"|(?<!\\)(?<!\\n)(?<!\\r)(?P<marks>(?:\\r\\n|\\r|\\n)++)(?![a-z])"
+)
+# One marker in a whole text is more likely prose about escapes ("the \n character") than a
+# broken export, which has one per line.
+_MIN_BACKSLASH_MARKERS = 2
+
+
+def unescape_html(text: str) -> str:
+    """Replace well-formed HTML entities (`&amp;`, `&#233;`), also double-escaped ones."""
+    for _ in range(_MAX_ROUNDS):
+        if "&" not in text:
+            break
+        unescaped = _ENTITY_RE.sub(lambda m: html.unescape(m.group()), text)
+        if unescaped == text:
+            break
+        text = unescaped
+    return text
+
+
+def _fragment_char(name: str) -> str | None:
+    """The character a fragment stands for, or None when it is no printable character."""
+    char = html.unescape(f"&{name};")
+    if len(char) != 1 or char == "\ufffd" or not (char.isprintable() or char == "\xa0"):
+        return None
+    return char
+
+
+def _is_ambiguous_fragment(match: re.Match[str]) -> bool:
+    """A lone "#36;" or "amp;" between spaces may be text ("issue #36; fixed", "the amp;")."""
+    name = match["name"]
+    if len(match.group()) > len(name) + 1 or not (name[0] == "#" or name == "amp"):
+        return False
+    text, start, end = match.string, match.start(), match.end()
+    before_ok = start == 0 or text[start - 1].isspace()
+    return before_ok and (end == len(text) or text[end].isspace())
+
+
+def _may_hold_fragments(text: str) -> bool:
+    # Each fragment ends in "#<digits>;", "t;" (quot, lt, gt), "p;" (amp, nbsp) or "s;" (apos);
+    # substring checks cost far less than the regexes on the many texts that have none.
+    return ";" in text and ("#" in text or "t;" in text or "p;" in text or "s;" in text)
+
+
+def _fragment_at(match: re.Match[str], starts: set[int]) -> str:
+    return (match.start() in starts and _fragment_char(match["name"])) or match.group()
+
+
+def _repair_fragments(text: str) -> tuple[str, int]:
+    """`repair_entity_fragments` and the number of fragments it replaced."""
+    total = 0
+    for _ in range(_MAX_ROUNDS):
+        if not _may_hold_fragments(text):
+            break
+        text, n = _SPACED_APOSTROPHE_RE.subn(lambda m: _fragment_char(m.group()[1:-1]) or "'", text)
+        candidates = [m for m in _FRAGMENT_RE.finditer(text) if _fragment_char(m["name"])]
+        # An ambiguous fragment is repaired only when the same text has a certain one: feeds that
+        # lost their "&"s lost all of them.
+        evidence = n > 0 or any(not _is_ambiguous_fragment(m) for m in candidates)
+        repairs = {m.start() for m in candidates if evidence or not _is_ambiguous_fragment(m)}
+        if repairs:
+            text = _FRAGMENT_RE.sub(lambda m, at=repairs: _fragment_at(m, at), text)
+        total += n + len(repairs)
+        if not n and not repairs:
+            break
+    return text, total
+
+
+def repair_entity_fragments(text: str) -> str:
+    """Entities whose "&" was lost: "it #39;s" -> "it's", "quot;Hi" -> '"Hi', "#36;5" -> "$5"."""
+    return _repair_fragments(text)[0]
+
+
+def _tag_replacement(match: re.Match[str]) -> str:
+    name = match["name"].lower()
+    if name == "br":
+        return "\n"
+    return _PARAGRAPH_BREAK if name in _BLOCK_TAGS else ""
+
+
+def _strip_tags(text: str) -> tuple[str, int]:
+    """`strip_escaped_tags` and the number of tags it removed."""
+    total = 0
+    for _ in range(_MAX_ROUNDS):
+        if "<" not in text and "&lt;" not in text:
+            break
+        text, n = _TAG_RE.subn(_tag_replacement, text)
+        total += n
+        if not n:
+            break
+    return text, total
+
+
+def strip_escaped_tags(text: str) -> str:
+    """Markup left in text: block tags (p, div, li, h1-h6, ...) and br break lines, inline go."""
+    return _strip_tags(text)[0]
+
+
+def _line_break_run(match: re.Match[str]) -> str:
+    if match["path"] is not None:
+        return match.group()
+    return "\n" if _marker_count(match["marks"]) == 1 else _PARAGRAPH_BREAK
+
+
+def _marker_count(run: str) -> int:
+    return run.count("\\n") + run.count("\\r") - run.count("\\r\\n")
+
+
+def _backslash_breaks(text: str) -> tuple[str, int]:
+    """`backslash_line_breaks` and the number of markers it replaced."""
+    if "\\" not in text:
+        return text, 0
+    runs = [m["marks"] for m in _BACKSLASH_RE.finditer(text) if m["marks"] is not None]
+    markers = sum(_marker_count(run) for run in runs)
+    if markers < _MIN_BACKSLASH_MARKERS:
+        return text, 0
+    return _BACKSLASH_RE.sub(_line_break_run, text), markers
+
+
+def backslash_line_breaks(text: str) -> str:
+    """Literal "\\n", "\\r\\n", "\\r" markers become line breaks; two or more a paragraph break."""
+    return _backslash_breaks(text)[0]
+
+
+def count_entities(text: str) -> int:
+    """Well-formed entities in `text` that unescape_html would replace."""
+    return sum(1 for m in _ENTITY_RE.finditer(text) if html.unescape(m.group()) != m.group())
+
+
+def count_fragments(text: str) -> int:
+    return _repair_fragments(text)[1]
+
+
+def count_tags(text: str) -> int:
+    return _strip_tags(text)[1]
+
+
+def count_markers(text: str) -> int:
+    return _backslash_breaks(text)[1]
