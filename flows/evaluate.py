@@ -69,12 +69,12 @@ def pipeline_predictions(
             batch_id="eval",
             model=model,
             profile=profile,
+            # Every gold document must be tagged to be scored, repeated texts included.
+            dedup="off",
         )
         con = connect_read_only(data_dir)
         try:
-            docs = con.execute(
-                "select doc_id, source_id, text, coalesce(duplicate_of, doc_id) from documents"
-            ).fetchall()
+            docs = con.execute("select doc_id, source_id, text from documents").fetchall()
             rows = {
                 table: con.execute(
                     f"select doc_id, start_char, end_char{extra} from {table}"
@@ -93,12 +93,12 @@ def pipeline_predictions(
             getattr(by_doc.setdefault(doc_id, Prediction()), table).append(tuple(values))
     predictions: dict[str, Prediction] = {}
     mismatches: list[str] = []
-    for _doc_id, source_id, text, tagged_as in docs:
+    for doc_id, source_id, text in docs:
         offsets = offset_map(text, raw[source_id])
         if offsets is None:
             mismatches.append(source_id)
             continue
-        predictions[source_id] = _mapped(by_doc.get(tagged_as, Prediction()), offsets)
+        predictions[source_id] = _mapped(by_doc.get(doc_id, Prediction()), offsets)
     return predictions, mismatches
 
 

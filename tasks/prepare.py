@@ -23,7 +23,7 @@ from docmill.tasks.clean import DEFAULT_STEPS, clean_document
 from docmill.tasks.dedup import minhash_signature
 from docmill.tasks.html import HtmlOptions
 from docmill.tasks.ingest import read_items
-from docmill.tasks.language import detect_language, paragraph_languages
+from docmill.tasks.language import identify_document
 from docmill.tasks.quality import QualityThresholds, failed_thresholds, quality_signals
 from docmill.tasks.records import Document, ItemRejected, Reject, SourceItem
 from docmill.tasks.store import Layout, ShardWriter, completed_shard
@@ -158,8 +158,7 @@ def _prepare_document(
     if not doc.text:
         raise ItemRejected("empty_after_cleaning", "no text left after cleaning")
     with timer("language"):
-        guess = detect_language(doc.text)
-        paragraph_guesses = paragraph_languages(doc.text, doc.paragraphs)
+        guess, paragraph_guesses = identify_document(doc.text, doc.paragraphs)
     with timer("quality"):
         signals = quality_signals(doc.text, guess.lang)
         failed = failed_thresholds(signals, thresholds)

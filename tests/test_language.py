@@ -11,6 +11,7 @@ from docmill.tasks.language import (
     LanguageGuess,
     detect_language,
     has_min_letters,
+    identify_document,
     language_sample,
     paragraph_languages,
 )
@@ -130,3 +131,37 @@ def test_paragraph_languages_never_raises(text: str, spans: list[tuple[int, int]
     guesses = paragraph_languages(text, spans)
     assert len(guesses) == len(spans)
     assert all(0.0 <= g.score <= 1.0 for g in guesses)
+
+
+def _paragraphs(*blocks: str) -> tuple[str, list[tuple[int, int]]]:
+    text, spans = "", []
+    for block in blocks:
+        if text:
+            text += "\n\n"
+        spans.append((len(text), len(text) + len(block)))
+        text += block
+    return text, spans
+
+
+def test_identify_document_weighs_paragraphs_by_length() -> None:
+    text, spans = _paragraphs("Budget news", ENGLISH, ENGLISH)
+    doc, paragraphs = identify_document(text, spans)
+    assert [g.lang for g in paragraphs] == [None, "en", "en"]
+    assert doc.lang == "en" and doc.score > 0.95
+
+
+def test_a_mixed_document_gets_its_main_language_with_its_share_as_score() -> None:
+    text, spans = _paragraphs(GERMAN, GERMAN, ENGLISH)
+    doc, paragraphs = identify_document(text, spans)
+    assert [g.lang for g in paragraphs] == ["de", "de", "en"]
+    share = 2 * len(GERMAN) / (2 * len(GERMAN) + len(ENGLISH))
+    assert doc.lang == "de"
+    assert doc.score == pytest.approx(share, abs=0.02)
+
+
+def test_a_document_of_short_lines_is_classified_as_a_whole() -> None:
+    lines = ["Der Hund bellt.", "Die Katze schläft.", "Das Kind spielt.", "Der Vater kocht."]
+    text, spans = _paragraphs(*lines)
+    doc, paragraphs = identify_document(text, spans)
+    assert all(g.lang is None for g in paragraphs)
+    assert doc == detect_language(text)

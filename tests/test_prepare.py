@@ -1,6 +1,7 @@
 """The first pass through the real flow: language, quality thresholds and the cleaning audit
 as analysts see them in the views."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,9 @@ def test_languages_quality_and_cleaning_audit_in_the_views(prefect_server, tmp_p
         "select op, before_sample, after_sample, detail from cleaning c join documents d "
         "using (doc_id) where d.source_uri like '%mojibake.txt' order by step_idx"
     ).fetchall()
+    [(counters_json,)] = con.execute(
+        "select counters_json from runs where status = 'completed'"
+    ).fetchall()
     para_langs = con.execute(
         "select distinct p.lang from paragraphs p join documents d using (doc_id) "
         "where d.source_uri like '%de.txt' and p.kind = 'body'"
@@ -85,3 +89,10 @@ def test_languages_quality_and_cleaning_audit_in_the_views(prefect_server, tmp_p
     assert "fix_mojibake" in ops and "unescape_html" in ops
     mojibake = next(row for row in audit if row[0] == "fix_mojibake")
     assert "Ã©" in mojibake[1] and "é" in mojibake[2]
+    assert "decode utf-8" in mojibake[3]  # ftfy's explanation
+    # per-step counters of the run, as the artifact shows them
+    counters = json.loads(counters_json)
+    assert counters["clean_ops"]["fix_mojibake"] == 1
+    assert counters["languages"] == {"de": 1, "en": 2}
+    assert counters["rejects"] == {"low_quality": 1}
+    assert counters["not_tagged"] == {"duplicate": 0, "language": 1}
