@@ -144,3 +144,26 @@ def test_a_document_seen_in_batch_1_is_flagged_in_batch_2(prefect_server, tmp_pa
         assert rows[2][5] > 0
         assert clusters == [(3, "exact"), (3, "kept"), (3, "near")]
         assert spans == (0,)
+
+
+def test_band_layout_favours_recall_at_the_threshold():
+    from docmill.tasks.dedup import band_layout
+
+    bands, rows = band_layout(0.8)
+    assert bands * rows <= 128
+    assert 1 - (1 - 0.85**rows) ** bands > 0.95  # a pair at 0.85 is almost always a candidate
+    with pytest.raises(ValueError):
+        band_layout(1.0)
+
+
+def test_every_lightly_edited_copy_is_found():
+    long_article = " ".join([ARTICLE, OTHER, WEATHER])
+    words = long_article.split()
+    copies = []
+    for n in range(40):
+        edited = list(words)
+        edited[(7 * n + 3) % len(words)] = f"changed{n}"
+        copies.append(_fp(f"copy{n}", " ".join(edited)))
+    found = find_duplicates([_fp("original", long_article), *copies])
+    assert sorted(found) == sorted(f"copy{n}" for n in range(40))
+    assert {d.duplicate_of for d in found.values()} == {"original"}
