@@ -56,7 +56,6 @@ class ShardResult:
     n_tokens: int = 0
     n_entities: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
-    clean_ops: dict[str, int] = field(default_factory=dict)
     entity_repairs: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     entity_counts: list[tuple[str, str, int]] = field(default_factory=list)
