@@ -117,7 +117,13 @@ def paragraph_languages(text: str, spans: Sequence[tuple[int, int]]) -> list[Lan
     low scores: paragraph guesses scoring >= 0.5 were right 99.7% of the time on the benchmark,
     and kept 91% of the right guesses.
     """
-    return [_classify(text[start:end]) for start, end in spans]
+    return [_classify(_paragraph_sample(text, start, end)) for start, end in spans]
+
+
+def _paragraph_sample(text: str, start: int, end: int) -> str:
+    if end - start > PARAGRAPH_SAMPLE_CHARS:
+        return _whole_words(text, start, start + PARAGRAPH_SAMPLE_CHARS)
+    return text[start:end]
 
 
 # A paragraph is identified from its first PARAGRAPH_SAMPLE_CHARS characters (whole words): past
@@ -139,15 +145,10 @@ def identify_document(
     threshold treats it as mixed. When no paragraph is reliably identified (short lines, lists
     of names), the whole text is classified instead.
     """
-    guesses: list[LanguageGuess] = []
+    guesses = paragraph_languages(text, spans)
     weight_by_lang: dict[str, float] = {}
     total = 0.0
-    for start, end in spans:
-        sample = text[start:end]
-        if len(sample) > PARAGRAPH_SAMPLE_CHARS:
-            sample = _whole_words(sample, 0, PARAGRAPH_SAMPLE_CHARS)
-        guess = _classify(sample)
-        guesses.append(guess)
+    for (start, end), guess in zip(spans, guesses, strict=True):
         if guess.lang is not None and guess.score >= RELIABLE_SCORE:
             weight = float(end - start)
             total += weight

@@ -24,7 +24,12 @@ from docmill.tasks.dedup import minhash_signature
 from docmill.tasks.html import HtmlOptions
 from docmill.tasks.ingest import read_items
 from docmill.tasks.language import identify_document
-from docmill.tasks.quality import QualityThresholds, failed_thresholds, quality_signals
+from docmill.tasks.quality import (
+    QualityThresholds,
+    as_columns,
+    failed_thresholds,
+    quality_signals,
+)
 from docmill.tasks.records import Document, ItemRejected, Reject, SourceItem
 from docmill.tasks.store import Layout, ShardWriter, completed_shard
 from docmill.tasks.timing import StageTimer
@@ -192,7 +197,7 @@ def _prepare_document(
         "para_ends": [end for _, end in doc.paragraphs],
         "para_langs": [g.lang for g in paragraph_guesses],
         "para_lang_scores": [g.score for g in paragraph_guesses],
-        **{name: getattr(signals, name) for name, _ in schemas.QUALITY_FIELDS},
+        **as_columns(signals),
         "minhash": signature,
     }
 
