@@ -388,3 +388,38 @@ def test_version_without_rows_replaces_documents_and_rejects(tmp_path: Path) -> 
         assert rows(con, "select count(*) from documents") == [(0,)]
         assert rows(con, "select count(*) from rejects") == [(0,)]
         assert rows(con, "select count(*) from sentences") == [(0,)]
+
+
+def test_a_batch_written_before_schema_2_still_reads_through_every_view(tmp_path: Path) -> None:
+    """A version 1 batch has no cleaning or signatures tables and none of the columns version 2
+    added (language score, duplicates, quality); the views must bind and show NULLs."""
+    import pyarrow.parquet as pq
+
+    from docmill.tasks import schemas
+
+    data_dir = tmp_path / "data"
+    version_dir = write_version(
+        data_dir, batch_id="old", version=V1, docs=[Doc("d1", ["Xi Jinping spoke ."], [XI])]
+    )
+    for table in ("cleaning", "signatures"):
+        for path in (version_dir / table).glob("*.parquet"):
+            path.unlink()
+        (version_dir / table).rmdir()
+    documents_v2 = {"lang_score", "duplicate_kind", "duplicate_similarity", "not_tagged_reason"}
+    documents_v2 |= {name for name, _ in schemas.QUALITY_FIELDS} | {"extraction"}
+    for table, v2_only in (("documents", documents_v2), ("paragraphs", {"lang", "lang_score"})):
+        for path in (version_dir / table).glob("*.parquet"):
+            old = pq.read_table(path)
+            pq.write_table(old.drop_columns([c for c in old.column_names if c in v2_only]), path)
+    build_warehouse(data_dir)
+    con = connect_read_only(data_dir)
+    try:
+        for view in VIEW_NAMES:
+            con.execute(f'select * from "{view}"').fetchall()
+        assert con.execute("select doc_id, duplicate_kind, n_words from documents").fetchall() == [
+            ("d1", None, None)
+        ]
+        assert con.execute("select count(*) from duplicates").fetchone() == (0,)
+        assert con.execute("select count(*) from entities").fetchone() == (1,)
+    finally:
+        con.close()
