@@ -42,9 +42,6 @@ class Document:
     paragraphs: list[tuple[int, int]] = field(default_factory=list)
     title_paragraph: bool = False
     content_hash: str = ""
-    duplicate_of: str | None = None
-    lang: str | None = None
-    lang_score: float | None = None
     # One entry per cleaning step that changed the document, in the order the steps ran.
     clean_audit: list[CleanEdit] = field(default_factory=list)
     # Set by ingest for HTML: how the text was extracted ("trafilatura", "fallback").

@@ -160,12 +160,7 @@ CLEANING = pa.schema(
     [
         ("doc_id", pa.string()),
         ("step_idx", pa.int32()),
-        ("op", pa.string()),
-        ("chars_before", pa.int32()),
-        ("chars_after", pa.int32()),
-        ("before_sample", pa.string()),
-        ("after_sample", pa.string()),
-        ("detail", pa.string()),
+        *CLEAN_EDIT,  # one row per CleanEdit of a document
     ]
 )
 
