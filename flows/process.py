@@ -281,7 +281,6 @@ class ShardsDone:
     prepared: list[PrepareResult]
     specs: list[ShardSpec]
     results: list[ShardResult]
-    duplicates: dict[str, Duplicate]
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -357,7 +356,7 @@ def _run_shards(
         )
         with progress:
             results = _fan_out(runner, process_shard_task, specs, "shard", size, progress.advance)
-    return ShardsDone(prepared, specs, results, duplicates, seconds)
+    return ShardsDone(prepared, specs, results, seconds)
 
 
 def _shard_spec(
