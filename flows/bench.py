@@ -115,7 +115,7 @@ def run_flow(
     con = duckdb.connect()
     row = con.execute(
         "select counters_json, n_documents from read_parquet(?) where status = 'completed'",
-        [str(data_dir / "runs" / "*.parquet")],
+        [str(data_dir / "runs" / "**" / "*.parquet")],
     ).fetchone()
     return {"wall_s": wall, "peak_rss": peak, "counters": json.loads(row[0]), "docs": row[1]}
 

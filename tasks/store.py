@@ -1,8 +1,9 @@
 """Staging, atomic publishing and the on-disk layout of the lake.
 
 ```
-<data_dir>/lake/batch=<batch_id>/version=<version>/<table>/part-<n>.parquet
-<data_dir>/runs/<run_id>.parquet
+<data_dir>/lake/batch=<batch_id>/version=<version>/<table>/v<schema>-part-<n>.parquet
+<data_dir>/compacted/generation=<generation>/<table>/v<schema>-part-<n>.parquet + batches.parquet
+<data_dir>/runs/v<schema>/<run_id>.parquet
 <data_dir>/_staging/<batch_id>/prepared/<key>/{prepared,rejects}.parquet + _SUCCESS.json
 <data_dir>/_staging/<batch_id>/shards/<shard_key>/<table>.parquet + _SUCCESS.json
 <data_dir>/_locks/<batch_id>.lock
@@ -12,6 +13,12 @@ A shard's outputs become complete by one directory rename (so a `_SUCCESS.json` 
 only ever seen beside finished files). A batch becomes visible by one more rename: the version
 directory holding every table moves into `lake/`. The views read, per batch, only its newest
 version, so a reader sees the old batch or the new one, never a mixture and never a partial file.
+
+Every data file's name carries the schema version it was written with (`v2-part-00000.parquet`,
+`runs/v2/…`), so the views read each version's files with that version's columns and never
+have to open every file's footer to learn them (files from before this naming, `part-*.parquet`
+and `runs/*.parquet`, are read by name union). `warehouse/compact.py` merges the current
+versions of all batches into one `compacted/` generation; see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -87,6 +94,10 @@ class Layout:
     def warehouse(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
 
+    @property
+    def compacted(self) -> Path:
+        return self.data_dir / "compacted"
+
     def staging(self, batch_id: str) -> Path:
         return self.data_dir / "_staging" / batch_id
 
@@ -101,6 +112,15 @@ class Layout:
 
     def lock_file(self, batch_id: str) -> Path:
         return self.data_dir / "_locks" / f"{batch_id}.lock"
+
+
+def part_file_name(n: int, schema_version: int = schemas.SCHEMA_VERSION) -> str:
+    """The name of a batch table's n-th data file, tagged with the schema version it holds."""
+    return f"v{schema_version}-part-{n:05d}.parquet"
+
+
+def runs_version_dir(layout: Layout, schema_version: int = schemas.SCHEMA_VERSION) -> Path:
+    return layout.runs / f"v{schema_version}"
 
 
 def write_parquet(table: pa.Table, path: Path, *, name: str) -> None:
@@ -147,7 +167,7 @@ class ShardWriter:
         for writer in self._writers.values():
             writer.close()
         _write_json(self.work_dir / SUCCESS_MARKER, summary)
-        _fsync_tree(self.work_dir)
+        fsync_tree(self.work_dir)
         if self.final_dir.exists():
             shutil.rmtree(self.final_dir)
         os.rename(self.work_dir, self.final_dir)
@@ -196,14 +216,14 @@ def publish_batch(layout: Layout, batch_id: str, shard_dirs: Sequence[Path], man
         table_dir = work / name
         table_dir.mkdir(parents=True)
         for n, shard_dir in enumerate(shard_dirs):
-            _link_or_copy(shard_dir / f"{name}.parquet", table_dir / f"part-{n:05d}.parquet")
+            _link_or_copy(shard_dir / f"{name}.parquet", table_dir / part_file_name(n))
     _write_json(work / MANIFEST, {**manifest, "batch_id": batch_id, "version": version})
-    _fsync_tree(work)
+    fsync_tree(work)
     crash_point("publish_before_rename")
     target = layout.batch_dir(batch_id) / f"version={version}"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.rename(work, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     crash_point("publish_after_rename")
     return version
 
@@ -319,8 +339,9 @@ def batch_is_locked(layout: Layout, batch_id: str) -> bool:
 
 def write_run_record(layout: Layout, row: dict) -> Path:
     """Write (or replace) the one-row runs file of a flow run, atomically."""
-    layout.runs.mkdir(parents=True, exist_ok=True)
-    path = layout.runs / f"{row['run_id']}.parquet"
+    runs_dir = runs_version_dir(layout)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / f"{row['run_id']}.parquet"
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
     write_parquet(pa.Table.from_pylist([row], schema=schemas.RUNS), tmp, name="runs")
     os.replace(tmp, path)
@@ -378,7 +399,7 @@ def _write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
 
 
-def _fsync_tree(root: Path) -> None:
+def fsync_tree(root: Path) -> None:
     for dirpath, _dirnames, filenames in os.walk(root):
         for name in filenames:
             fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
@@ -386,10 +407,10 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_dir(Path(dirpath))
+        fsync_dir(Path(dirpath))
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docmill.tasks.schemas import BATCH_TABLES, RUNS, with_version
+from docmill.tasks.store import Layout, part_file_name, runs_version_dir
 
 STOP_WORDS = frozenset({"a", "an", "and", "in", "of", "on", "the", "to", "with"})
 PROCESSED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -39,10 +41,23 @@ class Doc:
     mentions: list[Mention] = field(default_factory=list)
     title: str | None = None
     duplicate_of: str | None = None
+    published_at: dt.datetime | None = None
+    source_uri: str | None = None  # default file:///inbox/<doc_id>.txt
+    url: str | None = None  # a JSONL record's own url, kept in metadata_json
+    pos: dict[str, str] = field(default_factory=dict)  # word -> part of speech, else NULL
+    lemmas: dict[str, str] = field(default_factory=dict)  # word -> lemma, else default_lemma
+    tagged: bool = True
+    null_canonical: bool = False  # a mention without canonical keeps NULL (no tagger fallback)
 
     @property
     def text(self) -> str:
         return "\n\n".join(self.sentences)
+
+
+def default_lemma(word: str, pos: str | None) -> str:
+    """As spaCy's English lemmatizer does for a word it has no rule for: proper nouns keep
+    their case, everything else is lower-cased."""
+    return word if pos == "PROPN" else word.lower()
 
 
 def doc_rows(doc: Doc, *, batch_id: str, run_id: str) -> dict[str, list[dict]]:
@@ -79,7 +94,8 @@ def doc_rows(doc: Doc, *, batch_id: str, run_id: str) -> dict[str, list[dict]]:
                     "start_char": offset,
                     "end_char": offset + len(word),
                     "text": word,
-                    "lemma": word.lower(),
+                    "lemma": doc.lemmas.get(word, default_lemma(word, doc.pos.get(word))),
+                    "pos": doc.pos.get(word),
                     "is_stop": word.lower() in STOP_WORDS,
                     "is_punct": word in {".", ",", "!", "?"},
                 }
@@ -89,6 +105,7 @@ def doc_rows(doc: Doc, *, batch_id: str, run_id: str) -> dict[str, list[dict]]:
     for ent_idx, mention in enumerate(doc.mentions):
         sentence = doc.sentences[mention.sent_idx]
         ent_start = sentence_starts[mention.sent_idx] + sentence.index(mention.text)
+        canonical = mention.canonical if doc.null_canonical else mention.canonical or mention.text
         rows["entities"].append(
             {
                 "doc_id": doc.doc_id,
@@ -98,7 +115,7 @@ def doc_rows(doc: Doc, *, batch_id: str, run_id: str) -> dict[str, list[dict]]:
                 "end_char": ent_start + len(mention.text),
                 "text": mention.text,
                 "label": mention.label,
-                "canonical": mention.canonical or mention.text,
+                "canonical": canonical,
             }
         )
     rows["documents"].append(
@@ -106,8 +123,9 @@ def doc_rows(doc: Doc, *, batch_id: str, run_id: str) -> dict[str, list[dict]]:
             "doc_id": doc.doc_id,
             "source_id": doc.doc_id,
             "batch_id": batch_id,
-            "source_uri": f"file:///inbox/{doc.doc_id}.txt",
+            "source_uri": doc.source_uri or f"file:///inbox/{doc.doc_id}.txt",
             "title": doc.title,
+            "published_at": doc.published_at,
             "lang": "en",
             "text": text,
             "n_chars": len(text),
@@ -116,7 +134,10 @@ def doc_rows(doc: Doc, *, batch_id: str, run_id: str) -> dict[str, list[dict]]:
             "n_tokens": len(rows["tokens"]),
             "n_entities": len(rows["entities"]),
             "duplicate_of": doc.duplicate_of,
-            "tagged": True,
+            "duplicate_kind": "exact" if doc.duplicate_of else None,
+            "duplicate_similarity": 1.0 if doc.duplicate_of else None,
+            "tagged": doc.tagged,
+            "metadata_json": json.dumps({"url": doc.url}) if doc.url else None,
             "processed_at": PROCESSED_AT,
             "run_id": run_id,
         }
@@ -144,14 +165,14 @@ def write_version(
     version_dir = data_dir / "lake" / f"batch={batch_id}" / f"version={version}"
     for table, schema in BATCH_TABLES.items():
         schema = with_version(schema, table)
-        target = version_dir / table / "part-0.parquet"
+        target = version_dir / table / part_file_name(0)
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(tables[table], schema=schema), target)
     return version_dir
 
 
 def write_run(data_dir: Path, **row: object) -> Path:
-    target = data_dir / "runs" / f"{row['run_id']}.parquet"
+    target = runs_version_dir(Layout(data_dir)) / f"{row['run_id']}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist([row], schema=with_version(RUNS, "runs")), target)
     return target

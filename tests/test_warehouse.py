@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,13 +16,14 @@ import duckdb
 import pytest
 from lake_factory import Doc, Mention, warehouse_held_open, write_run, write_version
 
+from docmill.tasks.schemas import SCHEMA_VERSION
 from docmill.warehouse.build import (
     META_VIEW,
     VIEW_NAMES,
     WarehouseBusy,
     build_warehouse,
-    render_views,
     views_up_to_date,
+    warehouse_ddl,
     warehouse_path,
 )
 from docmill.warehouse.query import WarehouseMissing, connect_read_only, run_query
@@ -261,14 +266,14 @@ def test_views_up_to_date(tmp_path: Path) -> None:
     assert not views_up_to_date(tmp_path)
     build_warehouse(tmp_path)
     assert views_up_to_date(tmp_path)
-    (tmp_path / "runs" / "_placeholder.parquet").unlink()
+    (tmp_path / "runs" / f"v{SCHEMA_VERSION}" / "_placeholder.parquet").unlink()
     assert not views_up_to_date(tmp_path)
 
 
 def test_render_views_quotes_paths(tmp_path: Path) -> None:
     data_dir = tmp_path / "it's here"
-    rendered = dict(render_views(data_dir))
-    assert "it''s here/lake/*/*/documents/*.parquet" in rendered["documents"]
+    ddl = "\n".join(warehouse_ddl(data_dir))
+    assert "it''s here/lake/batch=*/version=*/documents/*.parquet" in ddl
     assert build_warehouse(data_dir) == list(VIEW_NAMES)
 
 
@@ -407,10 +412,14 @@ def test_a_batch_written_before_schema_2_still_reads_through_every_view(tmp_path
         (version_dir / table).rmdir()
     documents_v2 = {"lang_score", "duplicate_kind", "duplicate_similarity", "not_tagged_reason"}
     documents_v2 |= {name for name, _ in schemas.QUALITY_FIELDS} | {"extraction"}
-    for table, v2_only in (("documents", documents_v2), ("paragraphs", {"lang", "lang_score"})):
-        for path in (version_dir / table).glob("*.parquet"):
+    v2_columns = {"documents": documents_v2, "paragraphs": {"lang", "lang_score"}}
+    # Version 1 named its files part-<n>.parquet, without the schema version.
+    for table_dir in version_dir.iterdir():
+        for path in table_dir.glob("*.parquet"):
             old = pq.read_table(path)
-            pq.write_table(old.drop_columns([c for c in old.column_names if c in v2_only]), path)
+            v2_only = [c for c in old.column_names if c in v2_columns.get(table_dir.name, ())]
+            pq.write_table(old.drop_columns(v2_only), table_dir / "part-00000.parquet")
+            path.unlink()
     build_warehouse(data_dir)
     con = connect_read_only(data_dir)
     try:
@@ -423,3 +432,113 @@ def test_a_batch_written_before_schema_2_still_reads_through_every_view(tmp_path
         assert con.execute("select count(*) from entities").fetchone() == (1,)
     finally:
         con.close()
+
+
+def test_batches_of_two_schema_versions_read_through_every_view(tmp_path: Path) -> None:
+    """A batch written by the next schema version (an added column, files named v<N+1>-…)
+    and one of the current version: both read, the older one with NULL in the new column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data_dir = tmp_path / "data"
+    write_version(
+        data_dir, batch_id="now", version=V1, docs=[Doc("d1", ["Xi Jinping spoke ."], [XI])]
+    )
+    newer = write_version(
+        data_dir, batch_id="next", version=V2, docs=[Doc("d2", ["Sergey Lavrov spoke ."], [LAVROV])]
+    )
+    for table_dir in newer.iterdir():
+        for path in table_dir.glob("*.parquet"):
+            table = pq.read_table(path)
+            if table_dir.name == "documents":
+                table = table.append_column("sentiment", pa.array([0.25], pa.float32()))
+            pq.write_table(table, table_dir / f"v{SCHEMA_VERSION + 1}-part-00000.parquet")
+            path.unlink()
+    build_warehouse(data_dir)
+    with connect_read_only(data_dir) as con:
+        for view in VIEW_NAMES:
+            con.execute(f'select * from "{view}"').fetchall()
+        assert rows(con, "select doc_id, sentiment from documents order by doc_id") == [
+            ("d1", None),
+            ("d2", 0.25),
+        ]
+        assert rows(con, "select doc_id, text from entities order by doc_id") == [
+            ("d1", "Xi Jinping"),
+            ("d2", "Sergey Lavrov"),
+        ]
+
+
+def test_views_bind_without_opening_every_file(tmp_path: Path) -> None:
+    """Binding a view reads one footer per schema version, not one per file: a damaged file in
+    another batch does not stop an analyst from describing the views."""
+    data_dir = tmp_path / "data"
+    write_version(
+        data_dir, batch_id="good", version=V1, docs=[Doc("d1", ["Xi Jinping spoke ."], [XI])]
+    )
+    damaged = write_version(
+        data_dir, batch_id="zz-damaged", version=V2, docs=[Doc("d2", ["Lavrov spoke ."])]
+    )
+    build_warehouse(data_dir)
+    for path in (damaged / "documents").glob("*.parquet"):
+        path.write_bytes(b"not parquet" * 10)
+    with connect_read_only(data_dir) as con:
+        columns = [row[0] for row in rows(con, "describe documents")]
+        assert {"doc_id", "text", "lang_score"} <= set(columns)
+        with pytest.raises(duckdb.Error):
+            con.execute("select count(*) from documents").fetchall()
+
+
+def _duckdb_cli() -> str:
+    cli = Path(sys.executable).with_name("duckdb")
+    if not cli.exists():
+        if os.environ.get("CI"):
+            pytest.fail("the DuckDB CLI (pip package duckdb-cli, a dev dependency) is missing")
+        pytest.skip("the DuckDB CLI (pip package duckdb-cli) is not installed")
+    return str(cli)
+
+
+def _counts_in_cli(cli: str, warehouse: Path, cwd: Path) -> dict[str, int]:
+    sql = " union all ".join(f"select '{view}', count(*) from \"{view}\"" for view in VIEW_NAMES)
+    done = subprocess.run(
+        [cli, "-readonly", "-csv", "-noheader", str(warehouse), "-c", sql],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return {name: int(count) for name, count in csv.reader(io.StringIO(done.stdout))}
+
+
+def test_every_view_works_in_the_duckdb_cli_from_any_directory(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The plain DuckDB CLI (1.5.x), started elsewhere, opens the file and runs every view."""
+    cli = _duckdb_cli()
+    with duckdb.connect(str(warehouse_path(data_dir)), read_only=True) as con:
+        expected = {view: rows(con, f'select count(*) from "{view}"')[0][0] for view in VIEW_NAMES}
+    assert _counts_in_cli(cli, warehouse_path(data_dir), cwd=tmp_path) == expected
+    assert expected["documents"] == 4 and expected["entities"] > 0
+
+
+def test_a_moved_data_directory_is_repaired_by_docmill_views(tmp_path: Path) -> None:
+    from docmill.flows.cli import main
+
+    old = tmp_path / "old"
+    build_sample_lake(old)
+    build_warehouse(old)
+    with connect_read_only(old) as con:
+        expected = rows(con, "select doc_id, batch_id, n_entities from documents order by 1")
+    new = tmp_path / "moved" / "data"
+    new.parent.mkdir()
+    shutil.move(old, new)
+    with (
+        duckdb.connect(str(warehouse_path(new)), read_only=True) as con,
+        pytest.raises(duckdb.Error, match="No files found"),
+    ):
+        con.execute("select * from documents").fetchall()
+    assert main(["views", "--data-dir", str(new)]) == 0
+    with duckdb.connect(str(warehouse_path(new)), read_only=True) as con:
+        assert rows(con, "select doc_id, batch_id, n_entities from documents order by 1") == (
+            expected
+        )

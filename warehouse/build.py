@@ -1,13 +1,13 @@
 """Build and refresh `warehouse.duckdb`: a file of views (no tables) over the Parquet lake.
 
-The SQL lives in one `.sql` file per view; the only generated part is the substitution of the
-absolute lake and runs directories, so the file works from any working directory and client.
+The SQL lives in one `.sql` file per view. The generated part is the `lake` schema (one view
+per stored table over the files present, warehouse/lake_scan.py) with absolute paths, so the
+file works from any working directory and client; moving the data directory needs a rebuild.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +15,9 @@ from typing import TypeVar
 
 import duckdb
 
-from docmill.tasks.schemas import BATCH_TABLES, RUNS, SCHEMA_VERSION, with_version
+from docmill.tasks.schemas import SCHEMA_VERSION
 from docmill.tasks.store import Layout
+from docmill.warehouse import lake_scan
 
 META_VIEW = "docmill_meta"
 
@@ -35,17 +36,27 @@ VIEW_NAMES: tuple[str, ...] = (
     "entity_counts",
     "entity_cooccurrence",
     "doc_stats",
+    "entity_mentions_daily",
+    "trending_entities",
+    "entity_cooccurrence_documents",
+    "source_stats",
+    "lemma_counts",
+    "rejects_by_reason",
+    "run_stats",
 )
 
 # The DuckDB 1.5 CLI refuses files written with 2.0's default storage format.
 STORAGE_COMPATIBILITY = "v1.0.0"
 _COMPATIBLE_STORAGE_TAG = "v1.0.0+"
 
-# Table macros the views call, with their parameters; created before the views.
-MACROS: dict[str, tuple[str, ...]] = {"shown_spans": ("table_name",)}
-
-PLACEHOLDER_PARTITION = ("batch=_", "version=_")
-RUNS_PLACEHOLDER = "_placeholder.parquet"
+# Macros the views call: name -> (kind, parameters, the view it reads, if any). The SQL of a
+# "table" macro is a query, of a "scalar" one an expression. DuckDB binds a macro when it is
+# created, so one that reads a view is created right after that view, the others before all.
+MACROS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+    "shown_spans": ("table", ("table_name",), "documents"),
+    "source_of": ("scalar", ("uri", "item_url"), None),
+    "trending_entities_over": ("table", ("n_days", "window_end := null"), "entity_mentions_daily"),
+}
 
 _SQL_DIR = Path(__file__).resolve().parent
 _T = TypeVar("_T")
@@ -68,8 +79,7 @@ def runs_dir(data_dir: Path) -> Path:
 
 
 def _sql_literal_body(path: Path) -> str:
-    """A path as it may stand inside a single-quoted SQL string."""
-    return path.as_posix().replace("'", "''")
+    return lake_scan.sql_path(path)
 
 
 def _render(name: str, lake: str, runs: str) -> str:
@@ -86,16 +96,23 @@ def render_views(data_dir: Path) -> list[tuple[str, str]]:
 
 
 def warehouse_ddl(data_dir: Path) -> list[str]:
-    """Every statement that defines the warehouse: the macros, then the views in order."""
+    """Every statement that defines the warehouse: the generated `lake` views over the files,
+    the macros that read no view, then the views in order, each followed by the macros that
+    read it (DuckDB binds a macro when it is created)."""
     lake = _sql_literal_body(lake_dir(data_dir))
     runs = _sql_literal_body(runs_dir(data_dir))
-    macros = [
-        f'create or replace macro "{name}"({", ".join(params)}) as table\n'
-        f"{_render(name, lake, runs)}"
-        for name, params in MACROS.items()
-    ]
-    views = [f'create or replace view "{name}" as\n{sql}' for name, sql in render_views(data_dir)]
-    return macros + views
+    macros_after: dict[str | None, list[str]] = {}
+    for name, (kind, params, after) in MACROS.items():
+        body = _render(name, lake, runs)
+        body = f"table\n{body}" if kind == "table" else f"(\n{body}\n)"
+        macros_after.setdefault(after, []).append(
+            f'create or replace macro "{name}"({", ".join(params)}) as {body}'
+        )
+    views = []
+    for name, sql in render_views(data_dir):
+        views += [f'create or replace view "{name}" as\n{sql}', *macros_after.get(name, [])]
+    macros = macros_after.get(None, [])
+    return lake_scan.lake_ddl(Layout(Path(data_dir).resolve())) + macros + views
 
 
 def views_hash(statements: list[str]) -> str:
@@ -106,48 +123,16 @@ def views_hash(statements: list[str]) -> str:
 
 
 def write_placeholders(data_dir: Path) -> list[Path]:
-    """Zero-row files with the full schema so every glob matches even in an empty lake, and
-    every column of the current schema exists for the views even when all batches are older.
+    """Zero-row files so every glob of the views matches, even in an empty lake, and every
+    column of the current schema exists for the views even when all batches are older.
 
-    Returns the files written (those present with the current columns are left alone).
+    Returns the files written (those already present with the right columns are left alone).
     """
-    import pyarrow.parquet as pq
-
-    targets = {
-        lake_dir(data_dir).joinpath(*PLACEHOLDER_PARTITION, table, "part-0.parquet"): (
-            with_version(schema, table)
-        )
-        for table, schema in BATCH_TABLES.items()
-    }
-    targets[runs_dir(data_dir) / RUNS_PLACEHOLDER] = with_version(RUNS, "runs")
-    written = []
-    for path, schema in targets.items():
-        if _has_columns(path, schema):
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write aside and rename so a concurrent reader never sees a half-written file.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        pq.write_table(schema.empty_table(), tmp)
-        os.replace(tmp, path)
-        written.append(path)
-    return written
-
-
-def _has_columns(path: Path, schema) -> bool:
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.read_schema(path).names == schema.names
-    except (OSError, ValueError):
-        return False
+    return lake_scan.write_placeholders(Layout(Path(data_dir).resolve()))
 
 
 def placeholders_present(data_dir: Path) -> bool:
-    lake = lake_dir(data_dir).joinpath(*PLACEHOLDER_PARTITION)
-    return _has_columns(runs_dir(data_dir) / RUNS_PLACEHOLDER, RUNS) and all(
-        _has_columns(lake / table / "part-0.parquet", schema)
-        for table, schema in BATCH_TABLES.items()
-    )
+    return lake_scan.placeholders_present(Layout(Path(data_dir).resolve()))
 
 
 def is_lock_error(error: BaseException) -> bool:
@@ -226,17 +211,21 @@ def build_warehouse(data_dir: Path, *, lock_timeout_s: float = 10.0) -> list[str
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
-    wanted = {*VIEW_NAMES, META_VIEW}
+    wanted = {("main", name) for name in (*VIEW_NAMES, META_VIEW)} | {
+        (lake_scan.LAKE_SCHEMA, name) for name in lake_scan.lake_view_names()
+    }
     con.execute("begin transaction")
     try:
         existing = con.execute(
-            "select view_name from duckdb_views() "
-            "where not internal and database_name = current_database() and schema_name = 'main'"
+            "select schema_name, view_name from duckdb_views() "
+            "where not internal and database_name = current_database() "
+            "and schema_name in ('main', ?)",
+            [lake_scan.LAKE_SCHEMA],
         ).fetchall()
         # A view retired from the SQL set would otherwise linger with a stale definition.
-        for (name,) in existing:
-            if name not in wanted:
-                con.execute(f'drop view if exists "{name}"')
+        for schema, name in existing:
+            if (schema, name) not in wanted:
+                con.execute(f'drop view if exists "{schema}"."{name}"')
         for statement in statements:
             con.execute(statement)
         digest = views_hash(statements)

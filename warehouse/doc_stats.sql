@@ -1,5 +1,6 @@
 -- doc_stats: one row per document (as shown in `documents`): span counts and reporting ratios.
 -- Counts come from the span views, so they agree with what analysts can query there.
+-- example: select doc_id, tokens_per_sentence, entity_density from doc_stats
 with paragraph_counts as (
     select doc_id, count(*) as n_paragraphs
     from paragraphs

@@ -1,6 +1,7 @@
 -- duplicates: one row per member of a duplicate cluster: the kept document (kind 'kept') and
 -- every document that repeats it (kind 'exact' or 'near', with the estimated Jaccard
 -- similarity). cluster_id is the kept document's doc_id; it may belong to an earlier batch.
+-- example: select cluster_id, cluster_size, kind, similarity, title from duplicates order by cluster_size desc
 with repeats as (
     select
         duplicate_of as cluster_id,

@@ -1,5 +1,6 @@
 -- entity_cooccurrence: one row per pair of distinct canonical entities (a < b) mentioned in the
 -- same sentence: in how many sentences and documents they co-occur.
+-- example: select a, b, sentences from entity_cooccurrence order by sentences desc limit 10
 with sentence_entities as (
     select distinct
         doc_id,

@@ -1,5 +1,6 @@
 -- entity_counts: one row per (canonical, label): how often it is mentioned and in how many
 -- documents.
+-- example: select * from entity_counts order by mentions desc limit 10
 with mentions as (
     select
         doc_id,

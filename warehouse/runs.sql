@@ -1,12 +1,4 @@
--- runs: one row per flow run, as recorded in runs/<run_id>.parquet.
-with scanned as (
-    select *
-    from read_parquet(
-        '{runs}/*.parquet',
-        hive_partitioning = false,
-        union_by_name = true
-    )
-)
-
+-- runs: one row per flow run, as recorded in runs/v<schema>/<run_id>.parquet.
+-- example: select batch_id, status, n_input, n_documents, n_rejected from runs order by started_at desc
 select *
-from scanned
+from lake.runs

@@ -2,27 +2,17 @@
 -- sentences, tokens, entities, noun_chunks) that belong to the document versions `documents`
 -- shows (same doc_id, batch and version), so superseded versions and re-processed documents
 -- vanish. Each span view is `select * from shown_spans('<table>')`.
-with scanned as (
-    select *
-    from read_parquet(
-        '{lake}/*/*/' || table_name || '/*.parquet',
-        hive_partitioning = true,
-        hive_types = {'batch': varchar, 'version': varchar},
-        union_by_name = true
-    )
-),
-
-shown as (
+with shown as (
     select doc_id, batch_id, batch_version
     from documents
 )
 
 select
-    scanned.* exclude (batch, version),
-    scanned.batch as batch_id,
-    scanned.version as batch_version
-from scanned
+    stored.* exclude (batch, version),
+    stored.batch as batch_id,
+    stored.version as batch_version
+from query_table('lake.' || table_name) as stored
 semi join shown
-    on scanned.doc_id = shown.doc_id
-    and scanned.batch = shown.batch_id
-    and scanned.version = shown.batch_version
+    on stored.doc_id = shown.doc_id
+    and stored.batch = shown.batch_id
+    and stored.version = shown.batch_version
