@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=_cmd_eval)
 
     serve = sub.add_parser(
-        "serve", help="serve the deployments (process-documents, process-inbox, rebuild-warehouse)"
+        "serve", help="serve the deployments of deployments/prefect.yaml on this machine"
     )
     serve.add_argument("--limit", type=int, help="most flow runs at once")
     serve.set_defaults(handler=_cmd_serve)
@@ -105,6 +105,25 @@ def _parser() -> argparse.ArgumentParser:
     views = sub.add_parser("views", help="(re)build the views of warehouse.duckdb and list them")
     _data_dir_option(views)
     views.set_defaults(handler=_cmd_views)
+
+    compact = sub.add_parser(
+        "compact", help="merge small Parquet files into few large ones (views unchanged)"
+    )
+    _data_dir_option(compact)
+    compact.add_argument(
+        "--grace-seconds",
+        type=float,
+        help="keep the replaced files this long for running readers (default: "
+        "DOCMILL_GC_GRACE_SECONDS or 600; 0 removes them at once)",
+    )
+    compact.set_defaults(handler=_cmd_compact)
+
+    report = sub.add_parser("report", help="write an offline HTML report of the warehouse")
+    report.add_argument(
+        "--out", type=Path, help="folder for index.html (default: <data dir>/report)"
+    )
+    _data_dir_option(report)
+    report.set_defaults(handler=_cmd_report)
     return parser
 
 
@@ -212,6 +231,8 @@ def _format_summary(summary: dict) -> str:
         f'query: docmill sql "select * from entity_counts limit 10" --data-dir '
         f"{summary['data_dir']}"
     )
+    if summary.get("report"):
+        lines.append(f"report: {summary['report']}")
     return "\n".join(lines)
 
 
@@ -300,6 +321,40 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from docmill.flows.settings import load_settings
+    from docmill.warehouse.build import WarehouseBusy
+    from docmill.warehouse.compact import CompactionError, compact
+
+    data_dir = _data_dir(args)
+    if not (data_dir / "lake").is_dir():
+        return _fail(f"no lake under {data_dir}: nothing to compact")
+    grace = args.grace_seconds
+    if grace is None:
+        grace = load_settings(data_dir=str(data_dir)).gc_grace_seconds
+    try:
+        result = compact(data_dir, grace_seconds=grace)
+    except (CompactionError, WarehouseBusy) as err:
+        return _fail(str(err))
+    print(
+        f"generation {result.generation}: {result.batches} batches, "
+        f"{result.loose_files_before} small files merged in {result.seconds:.1f} s"
+    )
+    for name, table in result.tables.items():
+        print(
+            f"  {name:<12} {table.rows:>10,} rows  {table.files} file(s)  "
+            f"{table.row_groups} row groups"
+        )
+    if result.removed:
+        print(f"{len(result.removed)} replaced paths removed")
+    else:
+        print(
+            f"replaced files stay {grace:g} s for running readers (then `docmill compact` or the "
+            "rebuild-warehouse flow removes them)"
+        )
+    return EXIT_OK
+
+
 def _cmd_views(args: argparse.Namespace) -> int:
     from docmill.warehouse.build import WarehouseBusy, build_warehouse
 
@@ -311,6 +366,25 @@ def _cmd_views(args: argparse.Namespace) -> int:
     print(f"{data_dir / 'warehouse.duckdb'}: {len(names)} views")
     for name in names:
         print(f"  {name}")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from docmill.warehouse.query import WarehouseMissing
+    from docmill.warehouse.report import write_report
+
+    data_dir = _data_dir(args)
+    try:
+        path = write_report(data_dir, args.out)
+    except WarehouseMissing as err:
+        return _fail(str(err))
+    except duckdb.Error as err:
+        return _fail(f"reading the views failed: {err} (rebuild them with `docmill views`)")
+    except OSError as err:
+        return _fail(f"cannot write the report to {args.out or data_dir / 'report'}: {err}")
+    print(path)
     return EXIT_OK
 
 

@@ -56,6 +56,7 @@ from docmill.tasks.prepare import (
 from docmill.tasks.records import Reject, SourceItem
 from docmill.tasks.shard import ShardResult, ShardSpec, process_shard
 from docmill.warehouse.build import WarehouseBusy, build_warehouse, views_up_to_date
+from docmill.warehouse.report import write_report
 
 
 class ShardsFailed(RuntimeError):
@@ -93,6 +94,11 @@ def refresh_views_task(data_dir: str) -> list[str]:
     if views_up_to_date(path):
         return []
     return build_warehouse(path)
+
+
+@task(name="write-report", cache_policy=NO_CACHE)
+def write_report_task(data_dir: str) -> str:
+    return str(write_report(Path(data_dir)))
 
 
 def _run_name() -> str:
@@ -261,6 +267,12 @@ def run_batch(
     summary = {**record, "seconds": round(time.perf_counter() - clock, 2)}
     summary["top_entities"] = _top_entities(results)
     summary["data_dir"] = str(layout.data_dir)
+    # After the run record, so the report lists this run too.
+    try:
+        summary["report"] = write_report_task(str(layout.data_dir))
+    except Exception as err:
+        summary["report"] = None
+        logger.warning("report not written (%s); the data is published regardless", err)
     publish_artifacts(summary, shards.prepared, results)
     logger.info(
         "batch %s: %d documents, %d rejected, %d duplicates, %d tokens, %d entities",

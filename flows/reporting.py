@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
@@ -71,6 +72,7 @@ def publish_artifacts(
         f"Model `{summary['model']}`, pipeline {summary['pipeline_version']}, "
         f"{summary['seconds']} s wall clock. Data: `{summary['data_dir']}`.",
         "",
+        *_report_link(summary.get("report")),
         "## Cleaning and deduplication",
         "",
         "| step | documents changed |",
@@ -117,3 +119,11 @@ def publish_artifacts(
         for r in results
     ]
     create_table_artifact(rows, key=f"{key}-shards", description="per-shard counters")
+
+
+def _report_link(path: str | None) -> list[str]:
+    """The offline HTML report, as a link and as a path to copy (browsers may refuse to open
+    `file://` links from an http page)."""
+    if not path:
+        return []
+    return [f"Report: [{Path(path).name}]({Path(path).as_uri()}) — `{path}`", ""]

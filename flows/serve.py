@@ -6,11 +6,16 @@ Same flows, names and schedules as the YAML; for one machine without a work pool
 from __future__ import annotations
 
 from docmill.flows.inbox import process_inbox
-from docmill.flows.maintenance import rebuild_warehouse
+from docmill.flows.maintenance import compact_warehouse, rebuild_warehouse
 from docmill.flows.process import process_documents
 from docmill.flows.settings import Settings
 
-DEPLOYMENT_NAMES = ("process-documents", "process-inbox", "rebuild-warehouse")
+DEPLOYMENT_NAMES = (
+    "process-documents",
+    "process-inbox",
+    "rebuild-warehouse",
+    "compact-warehouse",
+)
 
 
 def deployments(settings: Settings) -> list:
@@ -31,6 +36,12 @@ def deployments(settings: Settings) -> list:
             name="rebuild-warehouse",
             cron=settings.maintenance_cron,
             description="Rebuild views; remove replaced batch versions.",
+            tags=["docmill"],
+        ),
+        compact_warehouse.to_deployment(
+            name="compact-warehouse",
+            cron=settings.compaction_cron,
+            description="Merge small Parquet files into few large ones; views unchanged.",
             tags=["docmill"],
         ),
     ]

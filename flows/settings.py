@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     inbox: str = Field("inbox", description="Folder or glob the process-inbox deployment reads.")
     inbox_cron: str = Field("*/15 * * * *", description="Schedule of process-inbox.")
     maintenance_cron: str = Field("30 3 * * *", description="Schedule of rebuild-warehouse.")
+    compaction_cron: str = Field("0 4 * * 0", description="Schedule of compact-warehouse.")
 
     @field_validator("clean_steps")
     @classmethod
