@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 
-.PHONY: install browser run test lint format serve server clean
+.PHONY: install browser run test lint format docs serve server clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# docs/views.md is generated from the view SQL headers (a test fails when it is stale).
+docs: install
+	$(BIN)/python -m docmill.warehouse.docs
 
 # A local Prefect server on 127.0.0.1:4200 (state under .prefect/), unless one already answers.
 PREFECT_PORT ?= 4200
