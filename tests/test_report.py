@@ -16,7 +16,8 @@ from lake_factory import PROCESSED_AT, Doc, Mention, write_version
 
 from docmill.flows.cli import main
 from docmill.warehouse.build import build_warehouse, warehouse_ddl
-from docmill.warehouse.report import collect_report, render_report, time_buckets, write_report
+from docmill.warehouse.report import collect_report, render_report, write_report
+from docmill.warehouse.report_svg import time_buckets
 
 V1 = "20260101T000000000000Z-00000001"
 XI = Mention(0, "Xi Jinping", "PERSON")

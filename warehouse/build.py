@@ -70,46 +70,30 @@ def warehouse_path(data_dir: Path) -> Path:
     return Layout(Path(data_dir).resolve()).warehouse
 
 
-def lake_dir(data_dir: Path) -> Path:
-    return Layout(Path(data_dir).resolve()).lake
+def _sql_of(name: str) -> str:
+    """The body of a view or macro file. The hand-written SQL holds no paths: only the
+    generated `lake` views (lake_scan.py) read files."""
+    return (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").strip().rstrip(";")
 
 
-def runs_dir(data_dir: Path) -> Path:
-    return Layout(Path(data_dir).resolve()).runs
-
-
-def _sql_literal_body(path: Path) -> str:
-    return lake_scan.sql_path(path)
-
-
-def _render(name: str, lake: str, runs: str) -> str:
-    template = (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    # str.replace, not str.format: the SQL has its own braces (struct literals).
-    return template.replace("{lake}", lake).replace("{runs}", runs).strip().rstrip(";")
-
-
-def render_views(data_dir: Path) -> list[tuple[str, str]]:
-    """(name, sql) of every view in creation order, with absolute paths for `data_dir`."""
-    lake = _sql_literal_body(lake_dir(data_dir))
-    runs = _sql_literal_body(runs_dir(data_dir))
-    return [(name, _render(name, lake, runs)) for name in VIEW_NAMES]
+def render_views() -> list[tuple[str, str]]:
+    """(name, sql) of every view in creation order."""
+    return [(name, _sql_of(name)) for name in VIEW_NAMES]
 
 
 def warehouse_ddl(data_dir: Path) -> list[str]:
     """Every statement that defines the warehouse: the generated `lake` views over the files,
     the macros that read no view, then the views in order, each followed by the macros that
     read it (DuckDB binds a macro when it is created)."""
-    lake = _sql_literal_body(lake_dir(data_dir))
-    runs = _sql_literal_body(runs_dir(data_dir))
     macros_after: dict[str | None, list[str]] = {}
     for name, (kind, params, after) in MACROS.items():
-        body = _render(name, lake, runs)
+        body = _sql_of(name)
         body = f"table\n{body}" if kind == "table" else f"(\n{body}\n)"
         macros_after.setdefault(after, []).append(
             f'create or replace macro "{name}"({", ".join(params)}) as {body}'
         )
     views = []
-    for name, sql in render_views(data_dir):
+    for name, sql in render_views():
         views += [f'create or replace view "{name}" as\n{sql}', *macros_after.get(name, [])]
     macros = macros_after.get(None, [])
     return lake_scan.lake_ddl(Layout(Path(data_dir).resolve())) + macros + views
