@@ -370,8 +370,9 @@ def _cmd_compact(args: argparse.Namespace) -> int:
         print(f"{len(result.removed)} replaced paths removed")
     else:
         print(
-            f"replaced files stay {grace:g} s for running readers (then `docmill compact` or the "
-            "rebuild-warehouse flow removes them)"
+            f"the replaced files stay {grace:g} s for running queries, which read them until "
+            "the next `docmill compact` or rebuild-warehouse run removes them; queries get "
+            "faster from then on"
         )
     return EXIT_OK
 

@@ -279,11 +279,12 @@ def run_batch(
     summary["top_entities"] = _top_entities(results)
     summary["data_dir"] = str(layout.data_dir)
     # After the run record, so the report lists this run too.
-    try:
-        summary["report"] = write_report_task(str(layout.data_dir))
-    except Exception as err:
-        summary["report"] = None
-        logger.warning("report not written (%s); the data is published regardless", err)
+    summary["report"] = None
+    if settings.refresh_report:
+        try:
+            summary["report"] = write_report_task(str(layout.data_dir))
+        except Exception as err:
+            logger.warning("report not written (%s); the data is published regardless", err)
     publish_artifacts(summary, shards.prepared, results)
     logger.info(
         "batch %s: %d documents, %d rejected, %d duplicates, %d tokens, %d entities",

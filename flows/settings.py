@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         True, description="Extract HTML main text with trafilatura (else: all visible text)."
     )
     html_time_limit_s: float = Field(10.0, gt=0, description="Per-page HTML extraction limit.")
+    refresh_report: bool = Field(
+        True, description="Rewrite <data dir>/report/index.html after each published batch."
+    )
     gc_grace_seconds: float = Field(
         600.0, ge=0, description="How long a replaced batch version stays for running readers."
     )

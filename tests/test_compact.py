@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -172,6 +173,21 @@ def test_readers_see_the_same_rows_throughout_a_compaction(data_dir: Path) -> No
     answers = [json.loads(line) for line in out.splitlines()]
     assert len(answers) > 3
     assert all(answer == expected for answer in answers), answers
+
+
+def test_a_copy_that_appears_mid_query_is_not_the_one_read(data_dir: Path) -> None:
+    """One query lists `batches.parquet` and the table files separately. A reader whose first
+    listing already sees a new generation but whose second does not yet must still get every
+    row: the views read the oldest copy of a version, which was in both listings."""
+    before = view_contents(data_dir)
+    compact.compact(data_dir, grace_seconds=3600)  # loose copies stay
+    newest = compact.generations(store.Layout(data_dir))[-1]
+    seen_half = data_dir / "compacted" / "generation=29991231T000000000000Z-half"
+    seen_half.mkdir()
+    shutil.copy(
+        compact.generation_dir(store.Layout(data_dir), newest) / "batches.parquet", seen_half
+    )
+    assert view_contents(data_dir) == before
 
 
 READER = """

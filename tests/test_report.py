@@ -200,6 +200,21 @@ def test_the_run_writes_the_report_and_links_it_from_its_artifact(seeds_report):
     assert f"({written.as_uri()})" in markdown
 
 
+@pytest.mark.prefect
+@pytest.mark.model
+def test_a_run_leaves_the_report_alone_when_told_to(prefect_server, tmp_path, monkeypatch):
+    from docmill.flows.process import process_documents
+
+    monkeypatch.setenv("DOCMILL_REFRESH_REPORT", "false")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("Xi Jinping met Sergey Lavrov in Beijing.\n")
+    data_dir = tmp_path / "data"
+    summary = process_documents(sources=[str(tmp_path / "in")], data_dir=str(data_dir))
+    assert summary["status"] == "completed" and summary["n_documents"] == 1
+    assert summary["report"] is None
+    assert not (data_dir / "report").exists()
+
+
 @pytest.mark.browser
 @pytest.mark.prefect
 @pytest.mark.model

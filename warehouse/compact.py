@@ -4,15 +4,15 @@ A warehouse fed by many small batches has many small files, and a query pays for
 listing, a footer, a scan set-up). Compaction writes one new *generation* under
 `compacted/generation=<G>/`: per view table, the rows of each batch's current version, sorted by
 batch, version and document, in row groups of `row_group_rows`, plus `batches.parquet` naming
-the (batch, version) pairs it holds. The generation appears by one directory rename; from then
-on the views (warehouse/lake_table.sql) read those versions from it and skip their loose files
-and older generations. The views are not rebuilt, so an analyst's open session neither blocks
-compaction nor misses it.
-
-Readers that listed the loose files just before the switch may still be reading them, so they,
-and older generations, are removed only `grace_seconds` after it (by this call when the grace
-is 0, else by the next compaction or the rebuild-warehouse flow). Manifests and the
-near-duplicate index (`signatures`) stay in the batch directories.
+the (batch, version) pairs it holds. The generation appears by one directory rename. The views
+(warehouse/lake_table.sql) read, of the copies of a batch's current version, the oldest: the
+loose files while they exist, else the oldest generation. One query lists files more than once,
+and a copy that appears between two listings would be seen by one and missed by the other; the
+oldest copy was there for both. So the loose files, and older generations, are removed
+`grace_seconds` after the switch (by this call when the grace is 0, else by the next compaction
+or the rebuild-warehouse flow), and from then on the views read the generation. The views are
+never rebuilt for it, so an analyst's open session neither blocks compaction nor misses it.
+Manifests and the near-duplicate index (`signatures`) stay in the batch directories.
 """
 
 from __future__ import annotations
@@ -247,15 +247,23 @@ def collect_compaction_garbage(layout: store.Layout, *, grace_seconds: float) ->
     if age < grace_seconds:
         return []
     removed: list[Path] = []
-    for older in published[:-1]:
-        path = generation_dir(layout, older)
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
     for batch_id, version in compacted_versions(layout, newest):
         version_dir = layout.batch_dir(batch_id) / f"version={version}"
         for table in lake_scan.VIEW_TABLES:
-            table_dir = version_dir / table
-            if table_dir.is_dir():
-                shutil.rmtree(table_dir, ignore_errors=True)
-                removed.append(table_dir)
+            if _remove_at_once(version_dir / table):
+                removed.append(version_dir / table)
+    for older in published[:-1]:
+        if _remove_at_once(generation_dir(layout, older)):
+            removed.append(generation_dir(layout, older))
     return removed
+
+
+def _remove_at_once(path: Path) -> bool:
+    """Remove a directory so that no listing sees part of it: rename it out of every glob
+    the views use, then delete it."""
+    if not path.is_dir():
+        return False
+    hidden = path.with_name(f".{path.name}.removed-{os.getpid()}")
+    os.rename(path, hidden)
+    shutil.rmtree(hidden, ignore_errors=True)
+    return True

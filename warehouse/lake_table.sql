@@ -2,9 +2,11 @@
 -- own. One row per row of the current version of each batch, with the batch and version it
 -- belongs to, wherever the rows are stored: loose files under lake/ or a compacted generation.
 -- A batch's current version is its newest in either place (a batch published again after
--- compaction has a newer loose version); of the copies of that version, the newest generation's
--- wins over older generations and over the loose files, so no row is counted twice while
--- compaction swaps files, and no view has to be rebuilt for it.
+-- compaction has a newer loose version). Of the copies of that version the oldest is read: the
+-- loose files, else the oldest generation. A newer copy appears while queries run, and one
+-- query lists files more than once; an older copy was in every listing, and goes only after the
+-- grace period. So no row is counted twice or lost while compaction swaps files, and no view
+-- has to be rebuilt for it: compaction takes effect when the copies it replaces are removed.
 with loose_versions as (
     -- from the file listing, not the rows: a new version with no rows in this table must still
     -- replace the old one
@@ -33,7 +35,7 @@ current_copies as (
     select batch, version, generation
     from stored_versions
     qualify row_number() over (
-        partition by batch order by version desc, generation desc
+        partition by batch order by version desc, generation asc
     ) = 1
 ),
 
