@@ -155,12 +155,9 @@ def _compact_locked(
 
 
 def _refuse_newer_schema(layout: store.Layout) -> None:
+    files = lake_scan.stored_files(layout)
     for table in lake_scan.VIEW_TABLES:
-        newer = [
-            v
-            for v in lake_scan.find_lake_files(layout, table).versions
-            if v > schemas.SCHEMA_VERSION
-        ]
+        newer = [v for v in files.lake[table].versions if v > schemas.SCHEMA_VERSION]
         if newer:
             raise CompactionError(
                 f"the lake holds {table} files of schema version {max(newer)}, newer than this "

@@ -84,8 +84,24 @@ def _find(table_dirs: Iterable[Path]) -> FilesFound:
     return found
 
 
-def find_lake_files(layout: Layout, table: str) -> FilesFound:
-    return _find(layout.lake.glob(f"batch=*/version=*/{table}"))
+@dataclass
+class StoredFiles:
+    """What one walk of the data directory found: per table, the schema versions of its loose
+    and compacted files, and those of the run records."""
+
+    lake: dict[str, FilesFound]
+    compacted: dict[str, FilesFound]
+    runs: FilesFound
+
+
+def stored_files(layout: Layout) -> StoredFiles:
+    version_dirs = list(layout.lake.glob("batch=*/version=*"))
+    generation_dirs = list(layout.compacted.glob("generation=*"))
+    return StoredFiles(
+        lake={t: _find(d / t for d in version_dirs) for t in VIEW_TABLES},
+        compacted={t: _find(d / t for d in generation_dirs) for t in VIEW_TABLES},
+        runs=find_run_files(layout),
+    )
 
 
 def generations(layout: Layout) -> list[str]:
@@ -94,10 +110,6 @@ def generations(layout: Layout) -> list[str]:
         return []
     names = (p.name.split("=", 1)[1] for p in layout.compacted.glob("generation=*") if p.is_dir())
     return sorted(name for name in names if name != PLACEHOLDER_GENERATION)
-
-
-def find_compacted_files(layout: Layout, table: str) -> FilesFound:
-    return _find(layout.compacted.glob(f"generation=*/{table}"))
 
 
 def generation_dir(layout: Layout, generation: str) -> Path:
@@ -130,26 +142,27 @@ def compacted_schema(table: str) -> pa.Schema:
 
 def _placeholder_targets(layout: Layout) -> dict[Path, pa.Schema | Path]:
     """Placeholder path -> its schema (current version) or a file whose schema it copies."""
+    files = stored_files(layout)
     targets: dict[Path, pa.Schema | Path] = {}
     lake_placeholders = layout.lake.joinpath(*PLACEHOLDER_PARTITION)
     compacted_placeholders = generation_dir(layout, PLACEHOLDER_GENERATION)
     for table, schema in schemas.BATCH_TABLES.items():
         if table not in VIEW_TABLES:
             continue
-        lake = find_lake_files(layout, table)
+        lake = files.lake[table]
         targets[lake_placeholders / table / part_file_name(0)] = schemas.with_version(schema, table)
         for version, example in lake.versions.items():
             if version != schemas.SCHEMA_VERSION:
                 targets[lake_placeholders / table / part_file_name(0, version)] = example
         if lake.legacy is not None:
             targets[lake_placeholders / table / LEGACY_PART] = lake.legacy
-        compacted = find_compacted_files(layout, table)
+        compacted = files.compacted[table]
         targets[compacted_placeholders / table / part_file_name(0)] = compacted_schema(table)
         for version, example in compacted.versions.items():
             if version != schemas.SCHEMA_VERSION:
                 targets[compacted_placeholders / table / part_file_name(0, version)] = example
     targets[compacted_placeholders / COMPACTED_BATCHES] = compacted_batches_schema()
-    runs = find_run_files(layout)
+    runs = files.runs
     targets[runs_version_dir(layout) / PLACEHOLDER_NAME] = schemas.with_version(
         schemas.RUNS, "runs"
     )
@@ -220,17 +233,17 @@ def _table_scan(
     return _union(selects)
 
 
-def lake_view_sql(layout: Layout, table: str) -> str:
+def lake_view_sql(layout: Layout, table: str, files: StoredFiles) -> str:
     """The body of `lake.<table>`: the current version's rows of every batch."""
     lake = sql_path(layout.lake)
     compacted = sql_path(layout.compacted)
     replacements = {
         "{loose_scan}": _table_scan(
-            f"{lake}/batch=*/version=*/{table}", find_lake_files(layout, table), _LAKE_HIVE
+            f"{lake}/batch=*/version=*/{table}", files.lake[table], _LAKE_HIVE
         ),
         "{compacted_scan}": _table_scan(
             f"{compacted}/generation=*/{table}",
-            find_compacted_files(layout, table),
+            files.compacted[table],
             _COMPACTED_HIVE,
         ),
         "{table}": table,
@@ -243,10 +256,10 @@ def lake_view_sql(layout: Layout, table: str) -> str:
     return template.strip().rstrip(";")
 
 
-def runs_view_sql(layout: Layout) -> str:
+def runs_view_sql(layout: Layout, files: StoredFiles) -> str:
     """The body of `lake.runs`: every run record, whatever schema version wrote it."""
     runs = sql_path(layout.runs)
-    found = find_run_files(layout)
+    found = files.runs
     selects = [
         f"select * from read_parquet('{runs}/v{version}/*.parquet', hive_partitioning = false)"
         for version in found.scan_versions()
@@ -261,12 +274,16 @@ def runs_view_sql(layout: Layout) -> str:
 
 def lake_ddl(layout: Layout) -> list[str]:
     """The schema `lake` and its views, one per stored table, plus `lake.runs`."""
+    files = stored_files(layout)
     statements = [f'create schema if not exists "{LAKE_SCHEMA}"']
     statements += [
-        f'create or replace view "{LAKE_SCHEMA}"."{table}" as\n{lake_view_sql(layout, table)}'
+        f'create or replace view "{LAKE_SCHEMA}"."{table}" as\n'
+        f"{lake_view_sql(layout, table, files)}"
         for table in VIEW_TABLES
     ]
-    statements.append(f'create or replace view "{LAKE_SCHEMA}"."runs" as\n{runs_view_sql(layout)}')
+    statements.append(
+        f'create or replace view "{LAKE_SCHEMA}"."runs" as\n{runs_view_sql(layout, files)}'
+    )
     return statements
 
 
