@@ -16,7 +16,7 @@ from lake_factory import Doc, Mention, write_run, write_version
 
 from docmill.tasks import store
 from docmill.tasks.schemas import SCHEMA_VERSION
-from docmill.warehouse import compact
+from docmill.warehouse import compact, lake_scan
 from docmill.warehouse.build import VIEW_NAMES, build_warehouse
 from docmill.warehouse.query import connect_read_only
 
@@ -67,7 +67,7 @@ def loose_files(data_dir: Path) -> list[Path]:
     return [
         path
         for version_dir in current
-        for table in compact.lake_scan.VIEW_TABLES
+        for table in lake_scan.VIEW_TABLES
         for path in (version_dir / table).glob("*.parquet")
     ]
 
@@ -86,12 +86,12 @@ def test_compaction_changes_no_view_and_leaves_few_files(data_dir: Path) -> None
 
     assert view_contents(data_dir) == before
     assert loose_files(data_dir) == []
-    generation = compact.generation_dir(store.Layout(data_dir), result.generation)
+    generation = lake_scan.generation_dir(store.Layout(data_dir), result.generation)
     assert result.batches == 6
     # b0's superseded version is not carried over; b0's copy of d-shared is (see below)
     assert result.tables["documents"].rows == 20
     assert result.tables["rejects"].rows == len(before["rejects"]) == 6
-    for table in compact.lake_scan.VIEW_TABLES:
+    for table in lake_scan.VIEW_TABLES:
         files = sorted((generation / table).glob("*.parquet"))
         assert [f.name for f in files] == [f"v{SCHEMA_VERSION}-part-00000.parquet"]
         sizes = [rg.num_rows for rg in _row_groups(files[0])]
@@ -132,7 +132,7 @@ def test_a_batch_published_after_compaction_replaces_its_compacted_version(
     assert docs == ["d1-new"]
     second = compact.compact(data_dir, grace_seconds=0)
     assert view_contents(data_dir) == expected
-    assert compact.generations(store.Layout(data_dir)) == [second.generation]
+    assert lake_scan.generations(store.Layout(data_dir)) == [second.generation]
 
 
 def test_within_the_grace_period_both_copies_exist_and_rows_count_once(data_dir: Path) -> None:
@@ -184,11 +184,11 @@ def test_a_copy_that_appears_mid_query_is_not_the_one_read(data_dir: Path) -> No
     row: the views read the oldest copy of a version, which was in both listings."""
     before = view_contents(data_dir)
     compact.compact(data_dir, grace_seconds=3600)  # loose copies stay
-    newest = compact.generations(store.Layout(data_dir))[-1]
+    newest = lake_scan.generations(store.Layout(data_dir))[-1]
     seen_half = data_dir / "compacted" / "generation=29991231T000000000000Z-half"
     seen_half.mkdir()
     shutil.copy(
-        compact.generation_dir(store.Layout(data_dir), newest) / "batches.parquet", seen_half
+        lake_scan.generation_dir(store.Layout(data_dir), newest) / "batches.parquet", seen_half
     )
     assert view_contents(data_dir) == before
 
@@ -230,7 +230,7 @@ def test_files_of_a_newer_schema_version_are_not_compacted(data_dir: Path) -> No
         path.rename(newer / f"v{SCHEMA_VERSION + 1}-part-00000.parquet")
     with pytest.raises(compact.CompactionError, match="newer than"):
         compact.compact(data_dir, grace_seconds=0)
-    assert compact.generations(store.Layout(data_dir)) == []
+    assert lake_scan.generations(store.Layout(data_dir)) == []
 
 
 def test_files_from_before_versioned_names_are_rewritten(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def warehouse_path(data_dir: Path) -> Path:
     return Layout(Path(data_dir).resolve()).warehouse
 
 
-def _sql_of(name: str) -> str:
+def view_sql(name: str) -> str:
     """The body of a view or macro file. The hand-written SQL holds no paths: only the
     generated `lake` views (lake_scan.py) read files."""
     return (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").strip().rstrip(";")
@@ -78,7 +78,7 @@ def _sql_of(name: str) -> str:
 
 def render_views() -> list[tuple[str, str]]:
     """(name, sql) of every view in creation order."""
-    return [(name, _sql_of(name)) for name in VIEW_NAMES]
+    return [(name, view_sql(name)) for name in VIEW_NAMES]
 
 
 def warehouse_ddl(data_dir: Path) -> list[str]:
@@ -87,7 +87,7 @@ def warehouse_ddl(data_dir: Path) -> list[str]:
     read it (DuckDB binds a macro when it is created)."""
     macros_after: dict[str | None, list[str]] = {}
     for name, (kind, params, after) in MACROS.items():
-        body = _sql_of(name)
+        body = view_sql(name)
         body = f"table\n{body}" if kind == "table" else f"(\n{body}\n)"
         macros_after.setdefault(after, []).append(
             f'create or replace macro "{name}"({", ".join(params)}) as {body}'

@@ -83,12 +83,10 @@ class CompactionResult:
         }
 
 
-generation_dir = lake_scan.generation_dir
-generations = lake_scan.generations
-
-
 def compacted_versions(layout: store.Layout, generation: str) -> list[tuple[str, str]]:
-    table = pq.read_table(generation_dir(layout, generation) / lake_scan.COMPACTED_BATCHES)
+    table = pq.read_table(
+        lake_scan.generation_dir(layout, generation) / lake_scan.COMPACTED_BATCHES
+    )
     return list(zip(table["batch"].to_pylist(), table["version"].to_pylist(), strict=True))
 
 
@@ -149,7 +147,7 @@ def _compact_locked(
         con.close()
     pq.write_table(snapshot_table, work / lake_scan.COMPACTED_BATCHES)
     store.fsync_tree(work)
-    os.rename(work, generation_dir(layout, generation))
+    os.rename(work, lake_scan.generation_dir(layout, generation))
     store.fsync_dir(layout.compacted)
     return result
 
@@ -235,7 +233,7 @@ def _full_batches(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Record
 def collect_compaction_garbage(layout: store.Layout, *, grace_seconds: float) -> list[Path]:
     """Once the newest generation has been in place for `grace_seconds`: remove older
     generations and the loose view-table files of the versions it holds."""
-    published = generations(layout)
+    published = lake_scan.generations(layout)
     if not published:
         return []
     newest = published[-1]
@@ -250,8 +248,8 @@ def collect_compaction_garbage(layout: store.Layout, *, grace_seconds: float) ->
             if _remove_at_once(version_dir / table):
                 removed.append(version_dir / table)
     for older in published[:-1]:
-        if _remove_at_once(generation_dir(layout, older)):
-            removed.append(generation_dir(layout, older))
+        if _remove_at_once(lake_scan.generation_dir(layout, older)):
+            removed.append(lake_scan.generation_dir(layout, older))
     return removed
 
 

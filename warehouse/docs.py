@@ -20,11 +20,16 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.warehouse.build import MACROS, VIEW_NAMES, build_warehouse, warehouse_path
+from docmill.warehouse.build import (
+    MACROS,
+    VIEW_NAMES,
+    build_warehouse,
+    view_sql,
+    warehouse_path,
+)
 
 DEFAULT_OUTPUT = Path("docs/views.md")
 EXAMPLE_PREFIX = "example:"
-_SQL_DIR = Path(__file__).resolve().parent
 _COMMAND = "python -m docmill.warehouse.docs"
 
 
@@ -65,7 +70,7 @@ def markdown_text(text: str) -> str:
 
 
 def sql_header(name: str) -> Header:
-    return read_header((_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
+    return read_header(view_sql(name))
 
 
 def view_columns() -> dict[str, list[tuple[str, str]]]:
