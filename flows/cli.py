@@ -8,6 +8,10 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docmill.tasks.storage import Location
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -154,14 +158,16 @@ def _task_runner_options(parser: argparse.ArgumentParser) -> None:
 
 def _data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", type=Path, help="data directory (default: $DOCMILL_DATA_DIR or ./data)"
+        "--data-dir",
+        help="data directory: a path or s3://bucket/prefix (default: $DOCMILL_DATA_DIR or ./data)",
     )
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
+def _data_dir(args: argparse.Namespace) -> Location:
     from docmill.flows.settings import load_settings
+    from docmill.tasks import storage
 
-    return load_settings(data_dir=args.data_dir).data_dir.resolve()
+    return storage.location(load_settings(data_dir=args.data_dir).data_dir)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:
@@ -238,7 +244,7 @@ def _format_summary(summary: dict) -> str:
         f"  entities     {summary['n_entities']:>9,}",
         f"  shards       {summary['n_shards']:>9,}   reused {summary['n_shards_reused']:,}",
     ]
-    counts = _warehouse_counts(Path(summary["data_dir"]), summary["batch_id"])
+    counts = _warehouse_counts(summary["data_dir"], summary["batch_id"])
     if counts:
         lines.append(f"  sentences    {counts['sentences']:>9,}")
     if summary["top_entities"]:
@@ -255,7 +261,7 @@ def _format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _warehouse_counts(data_dir: Path, batch_id: str) -> dict[str, int] | None:
+def _warehouse_counts(data_dir: str, batch_id: str) -> dict[str, int] | None:
     from docmill.warehouse.query import connect_read_only
 
     try:
@@ -378,14 +384,14 @@ def _cmd_compact(args: argparse.Namespace) -> int:
 
 
 def _cmd_views(args: argparse.Namespace) -> int:
-    from docmill.warehouse.build import WarehouseBusy, build_warehouse
+    from docmill.warehouse.build import WarehouseBusy, build_warehouse, warehouse_path
 
     data_dir = _data_dir(args)
     try:
         names = build_warehouse(data_dir)
     except WarehouseBusy as err:
         return _fail(str(err))
-    print(f"{data_dir / 'warehouse.duckdb'}: {len(names)} views")
+    print(f"{warehouse_path(data_dir)}: {len(names)} views")
     for name in names:
         print(f"  {name}")
     return EXIT_OK
@@ -394,6 +400,7 @@ def _cmd_views(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import duckdb
 
+    from docmill.tasks.store import Layout
     from docmill.warehouse.query import WarehouseMissing
     from docmill.warehouse.report import write_report
 
@@ -405,7 +412,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except duckdb.Error as err:
         return _fail(f"reading the views failed: {err} (rebuild them with `docmill views`)")
     except OSError as err:
-        return _fail(f"cannot write the report to {args.out or data_dir / 'report'}: {err}")
+        target = args.out or Layout(data_dir).report_dir
+        return _fail(f"cannot write the report to {target}: {err}")
     print(path)
     return EXIT_OK
 

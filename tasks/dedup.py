@@ -23,11 +23,10 @@ import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
+from docmill.tasks import storage
 from docmill.tasks.store import Layout, current_version_dirs
 
 NUM_PERM = 128
@@ -202,12 +201,14 @@ class _LshIndex:
         return found
 
 
-def read_fingerprints(paths: Iterable[Path], *, kept_only: bool = False) -> list[Fingerprint]:
+def read_fingerprints(
+    paths: Iterable[storage.Location], *, kept_only: bool = False
+) -> list[Fingerprint]:
     """Fingerprints from `signatures` or `prepared` Parquet files, in file and row order."""
     found: list[Fingerprint] = []
     for path in paths:
         columns = ["doc_id", "content_hash", "minhash"] + (["kept"] if kept_only else [])
-        table = pq.read_table(path, columns=columns)
+        table = storage.read_parquet(path, columns=columns)
         kept = table.column("kept").to_pylist() if kept_only else [True] * table.num_rows
         hashes = table.column("content_hash").to_pylist()
         lists = table.column("minhash").combine_chunks()
@@ -226,7 +227,7 @@ def read_fingerprints(paths: Iterable[Path], *, kept_only: bool = False) -> list
 def batch_duplicates(
     layout: Layout,
     batch_id: str,
-    prepared_files: Sequence[Path],
+    prepared_files: Sequence[storage.Location],
     *,
     mode: str = "near",
     threshold: float = DEFAULT_THRESHOLD,

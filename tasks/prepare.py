@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -88,7 +87,7 @@ class PrepareResult:
 
 def prepare_shard(spec: PrepareSpec) -> PrepareResult:
     """Stage the cleaned documents and rejects of a shard, unless an identical run did."""
-    shard_dir = Layout(Path(spec.data_dir)).prepared_dir(spec.batch_id, spec.key)
+    shard_dir = Layout.at(spec.data_dir).prepared_dir(spec.batch_id, spec.key)
     if not spec.force and (summary := completed_shard(shard_dir, schemas.PREPARED_TABLES)):
         return dataclasses.replace(PrepareResult(**summary), reused=True)
     result = PrepareResult(spec.shard_no, spec.key, reused=False, n_input=len(spec.items))

@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from docmill.tasks import schemas
+from docmill.tasks import schemas, storage
 from docmill.tasks.dates import parse_published_at
 from docmill.tasks.dedup import Duplicate
 from docmill.tasks.nlp import TagCounts, load_pipeline, tag_in_chunks
@@ -63,7 +61,7 @@ class ShardResult:
 
 def process_shard(spec: ShardSpec) -> ShardResult:
     """Tag a prepared shard and write all its tables, unless an identical one completed."""
-    layout = Layout(Path(spec.data_dir))
+    layout = Layout.at(spec.data_dir)
     shard_dir = layout.shard_dir(spec.batch_id, spec.shard_key)
     if not spec.force and (summary := completed_shard(shard_dir)) is not None:
         result = ShardResult(**summary)
@@ -73,8 +71,8 @@ def process_shard(spec: ShardSpec) -> ShardResult:
     prepared_dir = layout.prepared_dir(spec.batch_id, spec.prepared_key)
     timer = StageTimer()
     with timer("read_prepared"):
-        rows = pq.read_table(prepared_dir / "prepared.parquet").to_pylist()
-        rejects = pq.read_table(prepared_dir / "rejects.parquet")
+        rows = storage.read_parquet(prepared_dir / "prepared.parquet").to_pylist()
+        rejects = storage.read_parquet(prepared_dir / "rejects.parquet")
     result = ShardResult(
         spec.shard_no, spec.shard_key, reused=False, n_input=len(rows) + rejects.num_rows
     )

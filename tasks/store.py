@@ -42,7 +42,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docmill.tasks import schemas
+from docmill.tasks import schemas, storage
+from docmill.tasks.storage import Location
 
 BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SUCCESS_MARKER = "_SUCCESS.json"
@@ -78,40 +79,58 @@ def validate_batch_id(batch_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """Where everything lives under one data directory."""
+    """Where everything lives under one data directory (a local path or an object-store
+    prefix); the DuckDB file, the report and the locks always live on this machine."""
 
-    data_dir: Path
+    data_dir: Location
+
+    @classmethod
+    def at(cls, data_dir: str | os.PathLike[str] | Location) -> Layout:
+        """The layout of a data directory as a user gives it (path or `s3://bucket/prefix`)."""
+        return cls(storage.location(data_dir))
 
     @property
-    def lake(self) -> Path:
+    def on_object_store(self) -> bool:
+        return storage.is_object_store(self.data_dir)
+
+    @property
+    def local_dir(self) -> Path:
+        return storage.local_state_dir(self.data_dir)
+
+    @property
+    def lake(self) -> Location:
         return self.data_dir / "lake"
 
     @property
-    def runs(self) -> Path:
+    def runs(self) -> Location:
         return self.data_dir / "runs"
 
     @property
     def warehouse(self) -> Path:
-        return self.data_dir / "warehouse.duckdb"
+        return self.local_dir / "warehouse.duckdb"
 
     @property
-    def compacted(self) -> Path:
+    def report_dir(self) -> Path:
+        return self.local_dir / "report"
+
+    @property
+    def compacted(self) -> Location:
         return self.data_dir / "compacted"
 
-    def staging(self, batch_id: str) -> Path:
+    def staging(self, batch_id: str) -> Location:
         return self.data_dir / "_staging" / batch_id
 
-    def shard_dir(self, batch_id: str, shard_key: str) -> Path:
+    def shard_dir(self, batch_id: str, shard_key: str) -> Location:
         return self.staging(batch_id) / "shards" / shard_key
 
-    def prepared_dir(self, batch_id: str, shard_key: str) -> Path:
+    def prepared_dir(self, batch_id: str, shard_key: str) -> Location:
         return self.staging(batch_id) / "prepared" / shard_key
 
-    def batch_dir(self, batch_id: str) -> Path:
+    def batch_dir(self, batch_id: str) -> Location:
         return self.lake / f"batch={batch_id}"
 
     def lock_file(self, batch_id: str) -> Path:
-        return self.data_dir / "_locks" / f"{batch_id}.lock"
+        return self.local_dir / "_locks" / f"{batch_id}.lock"
 
 
 def part_file_name(n: int, schema_version: int = schemas.SCHEMA_VERSION) -> str:
@@ -119,32 +138,42 @@ def part_file_name(n: int, schema_version: int = schemas.SCHEMA_VERSION) -> str:
     return f"v{schema_version}-part-{n:05d}.parquet"
 
 
-def runs_version_dir(layout: Layout, schema_version: int = schemas.SCHEMA_VERSION) -> Path:
+def runs_version_dir(layout: Layout, schema_version: int = schemas.SCHEMA_VERSION) -> Location:
     return layout.runs / f"v{schema_version}"
 
 
-def write_parquet(table: pa.Table, path: Path, *, name: str) -> None:
+def write_parquet(table: pa.Table, path: Location, *, name: str) -> None:
     """Write `table` with docmill's versioned schema metadata (zstd)."""
     schema = schemas.with_version(schemas.ALL_TABLES[name], name)
-    pq.write_table(table.cast(schema), path, compression=_COMPRESSION)
+    storage.write_parquet_file(table.cast(schema), path, compression=_COMPRESSION)
 
 
 class ShardWriter:
-    """Writes one shard's tables into a private directory, then completes it by renaming.
+    """Writes one shard's tables, then marks the shard complete with `_SUCCESS.json`.
+
+    Locally the files go to a private directory that one rename completes, so the marker is
+    only ever seen beside finished files. An object store has no rename: the files go straight
+    to the shard's place, any earlier marker is deleted before the first write, and the marker
+    is the last object written (a single object write is atomic).
 
     Every table gets a file even when it has no rows, so each published version carries all
     tables (the views rely on that to tell an empty new version from a missing one).
     """
 
     def __init__(
-        self, final_dir: Path, tables: dict[str, pa.Schema] = schemas.BATCH_TABLES
+        self, final_dir: Location, tables: dict[str, pa.Schema] = schemas.BATCH_TABLES
     ) -> None:
         self.final_dir = final_dir
         self.tables = tables
-        self.work_dir = final_dir.with_name(
-            f"{final_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        )
-        self.work_dir.mkdir(parents=True)
+        if storage.is_object_store(final_dir):
+            (final_dir / SUCCESS_MARKER).unlink(missing_ok=True)
+            storage.remove_tree(final_dir)
+            self.work_dir = final_dir
+        else:
+            self.work_dir = final_dir.with_name(
+                f"{final_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+            )
+            self.work_dir.mkdir(parents=True)
         self._writers: dict[str, pq.ParquetWriter] = {}
 
     def write(self, name: str, table: pa.Table) -> None:
@@ -153,7 +182,7 @@ class ShardWriter:
         writer = self._writers.get(name)
         if writer is None:
             schema = schemas.with_version(self.tables[name], name)
-            writer = pq.ParquetWriter(
+            writer = storage.parquet_writer(
                 self.work_dir / f"{name}.parquet", schema, compression=_COMPRESSION
             )
             self._writers[name] = writer
@@ -166,7 +195,10 @@ class ShardWriter:
                 self.write(name, schema.empty_table())
         for writer in self._writers.values():
             writer.close()
+        crash_point("shard_before_marker")
         _write_json(self.work_dir / SUCCESS_MARKER, summary)
+        if storage.is_object_store(self.final_dir):
+            return
         fsync_tree(self.work_dir)
         if self.final_dir.exists():
             shutil.rmtree(self.final_dir)
@@ -176,11 +208,11 @@ class ShardWriter:
         for writer in self._writers.values():
             with contextlib.suppress(Exception):
                 writer.close()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
+        storage.remove_tree(self.work_dir)
 
 
 def completed_shard(
-    shard_dir: Path, tables: dict[str, pa.Schema] = schemas.BATCH_TABLES
+    shard_dir: Location, tables: dict[str, pa.Schema] = schemas.BATCH_TABLES
 ) -> dict | None:
     """The summary of a finished shard, or None when it must be (re)computed."""
     marker = shard_dir / SUCCESS_MARKER
@@ -208,15 +240,25 @@ def version_time(version: str) -> datetime | None:
         return None
 
 
-def publish_batch(layout: Layout, batch_id: str, shard_dirs: Sequence[Path], manifest: dict) -> str:
-    """Make the staged shards of a batch visible at once as a new version; return it."""
+def publish_batch(
+    layout: Layout, batch_id: str, shard_dirs: Sequence[Location], manifest: dict
+) -> str:
+    """Make the staged shards of a batch visible at once as a new version; return it.
+
+    Locally the version is assembled beside the lake (hard links) and moved in by one rename.
+    In an object store the shard files are copied to the version's place by the server and
+    `_manifest.json` is written last: a version without its manifest is not published (the
+    views and every reader here skip it) and is removed after the grace period.
+    """
     version = new_version()
+    if layout.on_object_store:
+        return _publish_to_object_store(layout, batch_id, shard_dirs, manifest, version)
     work = layout.staging(batch_id) / f"publish-{version}"
     for name in schemas.BATCH_TABLES:
         table_dir = work / name
         table_dir.mkdir(parents=True)
         for n, shard_dir in enumerate(shard_dirs):
-            _link_or_copy(shard_dir / f"{name}.parquet", table_dir / part_file_name(n))
+            storage.copy_file(shard_dir / f"{name}.parquet", table_dir / part_file_name(n))
     _write_json(work / MANIFEST, {**manifest, "batch_id": batch_id, "version": version})
     fsync_tree(work)
     crash_point("publish_before_rename")
@@ -228,12 +270,38 @@ def publish_batch(layout: Layout, batch_id: str, shard_dirs: Sequence[Path], man
     return version
 
 
+def _publish_to_object_store(
+    layout: Layout, batch_id: str, shard_dirs: Sequence[Location], manifest: dict, version: str
+) -> str:
+    target = layout.batch_dir(batch_id) / f"version={version}"
+    for name in schemas.BATCH_TABLES:
+        for n, shard_dir in enumerate(shard_dirs):
+            storage.copy_file(shard_dir / f"{name}.parquet", target / name / part_file_name(n))
+    crash_point("publish_before_manifest")
+    _write_json(target / MANIFEST, {**manifest, "batch_id": batch_id, "version": version})
+    crash_point("publish_after_manifest")
+    return version
+
+
 def batch_versions(layout: Layout, batch_id: str) -> list[str]:
     """Published versions of a batch, oldest first."""
     batch_dir = layout.batch_dir(batch_id)
+    if layout.on_object_store:
+        manifests = batch_dir.glob(f"version=*/{MANIFEST}")
+        return sorted(p.parent.name.split("=", 1)[1] for p in manifests)
     if not batch_dir.is_dir():
         return []
     return sorted(p.name.split("=", 1)[1] for p in batch_dir.glob("version=*") if p.is_dir())
+
+
+def unpublished_versions(layout: Layout, batch_id: str) -> list[str]:
+    """Versions whose publishing never finished (object stores only: there a version's files
+    appear before its manifest)."""
+    if not layout.on_object_store:
+        return []
+    published = set(batch_versions(layout, batch_id))
+    started = {p.name.split("=", 1)[1] for p in layout.batch_dir(batch_id).glob("version=*")}
+    return sorted(started - published)
 
 
 def latest_manifest(layout: Layout, batch_id: str) -> dict | None:
@@ -244,9 +312,9 @@ def latest_manifest(layout: Layout, batch_id: str) -> dict | None:
     return json.loads(path.read_text())
 
 
-def current_version_dirs(layout: Layout) -> dict[str, Path]:
+def current_version_dirs(layout: Layout) -> dict[str, Location]:
     """Batch id -> directory of its newest published version."""
-    found: dict[str, Path] = {}
+    found: dict[str, Location] = {}
     for batch_id in published_batches(layout):
         versions = batch_versions(layout, batch_id)
         if versions:
@@ -257,31 +325,37 @@ def current_version_dirs(layout: Layout) -> dict[str, Path]:
 def published_batches(layout: Layout) -> list[str]:
     if not layout.lake.is_dir():
         return []
-    return sorted(
-        p.name.split("=", 1)[1]
-        for p in layout.lake.glob("batch=*")
-        if p.is_dir() and p.name != "batch=_"
-    )
+    if layout.on_object_store:
+        found = {p.parent.parent.name for p in layout.lake.glob(f"batch=*/version=*/{MANIFEST}")}
+    else:
+        found = {p.name for p in layout.lake.glob("batch=*") if p.is_dir()}
+    return sorted(name.split("=", 1)[1] for name in found if name != "batch=_")
 
 
 def collect_garbage(
     layout: Layout, batch_id: str, *, grace_seconds: float, keep_staging: bool = False
-) -> list[Path]:
+) -> list[Location]:
     """Remove versions superseded more than `grace_seconds` ago (readers that listed them
     just before the switch may still be reading) and, unless `keep_staging`, the batch's
-    staging (right after a publish it is spent; otherwise it may serve a pending retry)."""
-    removed: list[Path] = []
+    staging (right after a publish it is spent; otherwise it may serve a pending retry).
+    In an object store, versions whose publishing was interrupted go too, once as old."""
+    removed: list[Location] = []
     versions = batch_versions(layout, batch_id)
     now = datetime.now(UTC)
-    for older, newer in itertools.pairwise(versions):
-        superseded_at = version_time(newer)
-        if superseded_at and (now - superseded_at).total_seconds() >= grace_seconds:
-            path = layout.batch_dir(batch_id) / f"version={older}"
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+
+    def older_than_grace(version: str) -> bool:
+        at = version_time(version)
+        return at is not None and (now - at).total_seconds() >= grace_seconds
+
+    doomed = [older for older, newer in itertools.pairwise(versions) if older_than_grace(newer)]
+    doomed += [v for v in unpublished_versions(layout, batch_id) if older_than_grace(v)]
+    for version in doomed:
+        path = layout.batch_dir(batch_id) / f"version={version}"
+        storage.remove_tree(path)
+        removed.append(path)
     staging = layout.staging(batch_id)
     if not keep_staging and staging.exists():
-        shutil.rmtree(staging, ignore_errors=True)
+        storage.remove_tree(staging)
         removed.append(staging)
     return removed
 
@@ -296,17 +370,14 @@ def discard_stale_staging(layout: Layout, batch_id: str) -> int:
         return 0
     stale = list(staging.glob("publish-*")) + list(staging.glob("*/*.tmp-*"))
     for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
+        storage.remove_tree(path)
     return len(stale)
 
 
-def write_staged_plan(layout: Layout, batch_id: str, manifest: dict) -> Path:
+def write_staged_plan(layout: Layout, batch_id: str, manifest: dict) -> Location:
     """Record the items a run is about to process, so a retry of it processes the same ones."""
     path = layout.staging(batch_id) / STAGED_PLAN
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    _write_json(tmp, manifest)
-    os.replace(tmp, path)
+    _write_atomically(path, lambda target: _write_json(target, manifest))
     return path
 
 
@@ -320,7 +391,7 @@ def read_staged_plan(layout: Layout, batch_id: str) -> dict | None:
 
 def staged_batches(layout: Layout) -> list[str]:
     root = layout.data_dir / "_staging"
-    return sorted(p.parent.name for p in root.glob(f"*/{STAGED_PLAN}")) if root.is_dir() else []
+    return sorted(p.parent.name for p in root.glob(f"*/{STAGED_PLAN}")) if root.exists() else []
 
 
 def batch_is_locked(layout: Layout, batch_id: str) -> bool:
@@ -337,15 +408,24 @@ def batch_is_locked(layout: Layout, batch_id: str) -> bool:
         return False
 
 
-def write_run_record(layout: Layout, row: dict) -> Path:
+def write_run_record(layout: Layout, row: dict) -> Location:
     """Write (or replace) the one-row runs file of a flow run, atomically."""
-    runs_dir = runs_version_dir(layout)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    path = runs_dir / f"{row['run_id']}.parquet"
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    write_parquet(pa.Table.from_pylist([row], schema=schemas.RUNS), tmp, name="runs")
-    os.replace(tmp, path)
+    path = runs_version_dir(layout) / f"{row['run_id']}.parquet"
+    table = pa.Table.from_pylist([row], schema=schemas.RUNS)
+    _write_atomically(path, lambda target: write_parquet(table, target, name="runs"))
     return path
+
+
+def _write_atomically(path: Location, write) -> None:
+    """Readers see the old file or the new one: locally by writing aside and renaming, in an
+    object store because one object write is atomic."""
+    if storage.is_object_store(path):
+        write(path)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
 
 
 @contextlib.contextmanager
@@ -388,14 +468,7 @@ def batch_lock(
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _write_json(path: Path, payload: dict) -> None:
+def _write_json(path: Location, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
 
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docmill.tasks.schemas import BATCH_TABLES, RUNS, with_version
-from docmill.tasks.store import Layout, part_file_name, runs_version_dir
+from docmill.tasks.store import MANIFEST, Layout, part_file_name, runs_version_dir
 
 STOP_WORDS = frozenset({"a", "an", "and", "in", "of", "on", "the", "to", "with"})
 PROCESSED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -168,6 +168,8 @@ def write_version(
         target = version_dir / table / part_file_name(0)
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(tables[table], schema=schema), target)
+    manifest = {"batch_id": batch_id, "version": version, "items": []}
+    (version_dir / MANIFEST).write_text(json.dumps(manifest))
     return version_dir
 
 

@@ -15,9 +15,12 @@ from typing import TypeVar
 
 import duckdb
 
+from docmill.tasks import storage
 from docmill.tasks.schemas import SCHEMA_VERSION
+from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 from docmill.warehouse import lake_scan
+from docmill.warehouse.object_store import prepare_connection
 
 META_VIEW = "docmill_meta"
 
@@ -66,8 +69,8 @@ class WarehouseBusy(RuntimeError):
     """Another process holds `warehouse.duckdb` open for writing for longer than we waited."""
 
 
-def warehouse_path(data_dir: Path) -> Path:
-    return Layout(Path(data_dir).resolve()).warehouse
+def warehouse_path(data_dir: str | Path | Location) -> Path:
+    return Layout.at(data_dir).warehouse
 
 
 def view_sql(name: str) -> str:
@@ -81,7 +84,7 @@ def render_views() -> list[tuple[str, str]]:
     return [(name, view_sql(name)) for name in VIEW_NAMES]
 
 
-def warehouse_ddl(data_dir: Path) -> list[str]:
+def warehouse_ddl(data_dir: str | Path | Location) -> list[str]:
     """Every statement that defines the warehouse: the generated `lake` views over the files,
     the macros that read no view, then the views in order, each followed by the macros that
     read it (DuckDB binds a macro when it is created)."""
@@ -96,7 +99,7 @@ def warehouse_ddl(data_dir: Path) -> list[str]:
     for name, sql in render_views():
         views += [f'create or replace view "{name}" as\n{sql}', *macros_after.get(name, [])]
     macros = macros_after.get(None, [])
-    return lake_scan.lake_ddl(Layout(Path(data_dir).resolve())) + macros + views
+    return lake_scan.lake_ddl(Layout.at(data_dir)) + macros + views
 
 
 def views_hash(statements: list[str]) -> str:
@@ -106,17 +109,17 @@ def views_hash(statements: list[str]) -> str:
     return digest.hexdigest()
 
 
-def write_placeholders(data_dir: Path) -> list[Path]:
+def write_placeholders(data_dir: str | Path | Location) -> list[Location]:
     """Zero-row files so every glob of the views matches, even in an empty lake, and every
     column of the current schema exists for the views even when all batches are older.
 
     Returns the files written (those already present with the right columns are left alone).
     """
-    return lake_scan.write_placeholders(Layout(Path(data_dir).resolve()))
+    return lake_scan.write_placeholders(Layout.at(data_dir))
 
 
-def placeholders_present(data_dir: Path) -> bool:
-    return lake_scan.placeholders_present(Layout(Path(data_dir).resolve()))
+def placeholders_present(data_dir: str | Path | Location) -> bool:
+    return lake_scan.placeholders_present(Layout.at(data_dir))
 
 
 def is_lock_error(error: BaseException) -> bool:
@@ -149,10 +152,15 @@ def retry_on_lock(
             delay = min(delay * 2, 1.0)
 
 
-def _connect_read_write(path: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(
-        str(path), config={"storage_compatibility_version": STORAGE_COMPATIBILITY}
-    )
+def _connect_read_write(path: Path, data_dir: Location) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_COMPATIBILITY})
+    try:
+        # Creating a view binds it, which reads the files it names.
+        prepare_connection(con, data_dir)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _storage_tag(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -167,17 +175,23 @@ def _meta_sql(digest: str) -> str:
     return f"select '{digest}' as views_hash, {SCHEMA_VERSION} as schema_version"
 
 
-def build_warehouse(data_dir: Path, *, lock_timeout_s: float = 10.0) -> list[str]:
-    """Create or refresh every view in `<data_dir>/warehouse.duckdb`; return the view names.
+def build_warehouse(data_dir: str | Path | Location, *, lock_timeout_s: float = 10.0) -> list[str]:
+    """Create or refresh every view in the data directory's `warehouse.duckdb` (in the data
+    directory; for an object store, in its local state directory); return the view names.
 
     Raises WarehouseBusy when another process keeps the file locked past `lock_timeout_s`.
     """
-    data_dir = Path(data_dir).resolve()
+    data_dir = storage.location(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     write_placeholders(data_dir)
     statements = warehouse_ddl(data_dir)
     path = warehouse_path(data_dir)
-    con = retry_on_lock(lambda: _connect_read_write(path), timeout_s=lock_timeout_s, what=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def connect() -> duckdb.DuckDBPyConnection:
+        return _connect_read_write(path, data_dir)
+
+    con = retry_on_lock(connect, timeout_s=lock_timeout_s, what=str(path))
     try:
         if _storage_tag(con) != _COMPATIBLE_STORAGE_TAG:
             # Written by a DuckDB with newer storage defaults: older clients cannot open it.
@@ -185,9 +199,7 @@ def build_warehouse(data_dir: Path, *, lock_timeout_s: float = 10.0) -> list[str
             con.close()
             for stale in (path, path.with_name(path.name + ".wal")):
                 stale.unlink(missing_ok=True)
-            con = retry_on_lock(
-                lambda: _connect_read_write(path), timeout_s=lock_timeout_s, what=str(path)
-            )
+            con = retry_on_lock(connect, timeout_s=lock_timeout_s, what=str(path))
         _create_views(con, statements)
     finally:
         con.close()
@@ -222,7 +234,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None
     con.execute("checkpoint")
 
 
-def views_up_to_date(data_dir: Path) -> bool:
+def views_up_to_date(data_dir: str | Path | Location) -> bool:
     """True when the warehouse exists, opens in old clients and holds the current views."""
     path = warehouse_path(data_dir)
     if not path.exists() or not placeholders_present(data_dir):

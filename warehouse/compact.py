@@ -99,7 +99,12 @@ def compact(
 ) -> CompactionResult:
     """Write a new generation holding every batch's current version; return what was done."""
     started = time.monotonic()
-    layout = store.Layout(Path(data_dir).resolve())
+    layout = store.Layout.at(data_dir)
+    if layout.on_object_store:
+        raise CompactionError(
+            f"compaction of a data directory in an object store ({layout.data_dir}) is not "
+            "supported yet: it publishes a generation by a directory rename"
+        )
     try:
         with store.batch_lock(layout, _LOCK_NAME, what="compaction of"):
             result = _compact_locked(layout, row_group_rows, rows_per_file)
@@ -234,7 +239,7 @@ def collect_compaction_garbage(layout: store.Layout, *, grace_seconds: float) ->
     """Once the newest generation has been in place for `grace_seconds`: remove older
     generations and the loose view-table files of the versions it holds."""
     published = lake_scan.generations(layout)
-    if not published:
+    if not published or layout.on_object_store:
         return []
     newest = published[-1]
     switched_at = store.version_time(newest)

@@ -19,16 +19,16 @@ columns; the current version's placeholder also guarantees every current column 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from docmill.tasks import schemas
+from docmill.tasks import schemas, storage
+from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout, part_file_name, runs_version_dir
 
 LAKE_SCHEMA = "lake"
@@ -56,8 +56,8 @@ class FilesFound:
     """Schema versions present in one table's files: version -> one file of it; and a file
     from before versioned names, if any."""
 
-    versions: dict[int, Path]
-    legacy: Path | None = None
+    versions: dict[int, Location] = dataclasses.field(default_factory=dict)
+    legacy: Location | None = None
 
     def scan_versions(self, *, with_current: bool = True) -> list[int]:
         """The versions a scan reads, newest first; the current one always when `with_current`
@@ -66,22 +66,13 @@ class FilesFound:
         return sorted(present, reverse=True)
 
 
-def _find(table_dirs: Iterable[Path]) -> FilesFound:
-    found = FilesFound(versions={})
-    for directory in table_dirs:
-        try:
-            names = os.listdir(directory)
-        except OSError:
-            continue
-        for name in names:
-            if not name.endswith(".parquet"):
-                continue
-            match = _VERSIONED.fullmatch(name)
-            if match:
-                found.versions.setdefault(int(match.group(1)), directory / name)
-            elif found.legacy is None:
-                found.legacy = directory / name
-    return found
+def _note(found: FilesFound, path: Location) -> None:
+    """Record one stored Parquet file of a table."""
+    match = _VERSIONED.fullmatch(path.name)
+    if match:
+        found.versions.setdefault(int(match.group(1)), path)
+    elif found.legacy is None:
+        found.legacy = path
 
 
 @dataclass
@@ -95,13 +86,33 @@ class StoredFiles:
 
 
 def stored_files(layout: Layout) -> StoredFiles:
-    version_dirs = list(layout.lake.glob("batch=*/version=*"))
-    generation_dirs = list(layout.compacted.glob("generation=*"))
-    return StoredFiles(
-        lake={t: _find(d / t for d in version_dirs) for t in VIEW_TABLES},
-        compacted={t: _find(d / t for d in generation_dirs) for t in VIEW_TABLES},
+    """One listing each of lake/, compacted/ and runs/ (in an object store, one request per
+    thousand files rather than one per directory)."""
+    files = StoredFiles(
+        lake={t: FilesFound() for t in VIEW_TABLES},
+        compacted={t: FilesFound() for t in VIEW_TABLES},
         runs=find_run_files(layout),
     )
+    for relative in storage.walk_files(layout.lake):
+        parts = relative.split("/")
+        if (
+            len(parts) == 4
+            and parts[0].startswith("batch=")
+            and parts[1].startswith("version=")
+            and parts[2] in files.lake
+            and parts[3].endswith(".parquet")
+        ):
+            _note(files.lake[parts[2]], layout.lake / relative)
+    for relative in storage.walk_files(layout.compacted):
+        parts = relative.split("/")
+        if (
+            len(parts) == 3
+            and parts[0].startswith("generation=")
+            and parts[1] in files.compacted
+            and parts[2].endswith(".parquet")
+        ):
+            _note(files.compacted[parts[1]], layout.compacted / relative)
+    return files
 
 
 def generations(layout: Layout) -> list[str]:
@@ -112,21 +123,20 @@ def generations(layout: Layout) -> list[str]:
     return sorted(name for name in names if name != PLACEHOLDER_GENERATION)
 
 
-def generation_dir(layout: Layout, generation: str) -> Path:
+def generation_dir(layout: Layout, generation: str) -> Location:
     return layout.compacted / f"generation={generation}"
 
 
 def find_run_files(layout: Layout) -> FilesFound:
-    found = FilesFound(versions={})
-    if not layout.runs.is_dir():
-        return found
-    for entry in os.scandir(layout.runs):
-        if entry.is_dir() and re.fullmatch(r"v\d+", entry.name):
-            files = [n for n in os.listdir(entry.path) if n.endswith(".parquet")]
-            if files:
-                found.versions[int(entry.name[1:])] = Path(entry.path) / files[0]
-        elif entry.name.endswith(".parquet") and found.legacy is None:
-            found.legacy = Path(entry.path)
+    found = FilesFound()
+    for relative in sorted(storage.walk_files(layout.runs)):
+        parts = relative.split("/")
+        if not parts[-1].endswith(".parquet"):
+            continue
+        if len(parts) == 2 and re.fullmatch(r"v\d+", parts[0]):
+            found.versions.setdefault(int(parts[0][1:]), layout.runs / relative)
+        elif len(parts) == 1 and found.legacy is None:
+            found.legacy = layout.runs / relative
     return found
 
 
@@ -140,10 +150,10 @@ def compacted_schema(table: str) -> pa.Schema:
     )
 
 
-def _placeholder_targets(layout: Layout) -> dict[Path, pa.Schema | Path]:
+def _placeholder_targets(layout: Layout) -> dict[Location, pa.Schema | Location]:
     """Placeholder path -> its schema (current version) or a file whose schema it copies."""
     files = stored_files(layout)
-    targets: dict[Path, pa.Schema | Path] = {}
+    targets: dict[Location, pa.Schema | Location] = {}
     lake_placeholders = layout.lake.joinpath(*PLACEHOLDER_PARTITION)
     compacted_placeholders = generation_dir(layout, PLACEHOLDER_GENERATION)
     for table, schema in schemas.BATCH_TABLES.items():
@@ -174,20 +184,27 @@ def _placeholder_targets(layout: Layout) -> dict[Path, pa.Schema | Path]:
     return targets
 
 
-def write_placeholders(layout: Layout) -> list[Path]:
+def write_placeholders(layout: Layout) -> list[Location]:
     """Write the zero-row files every scan needs; return those written (up-to-date ones stay)."""
     written = []
     for path, source in _placeholder_targets(layout).items():
-        if path.exists() and isinstance(source, Path):
-            continue
-        schema = source if isinstance(source, pa.Schema) else pq.read_schema(source)
-        if _has_columns(path, schema):
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write aside and rename so a concurrent reader never sees a half-written file.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        pq.write_table(schema.empty_table(), tmp)
-        os.replace(tmp, path)
+        if isinstance(source, pa.Schema):
+            schema = source
+            if _has_columns(path, schema):
+                continue
+        else:
+            if path.exists():
+                continue
+            schema = storage.read_parquet_schema(source)
+        if storage.is_object_store(path):
+            # One object write is atomic: a reader sees no file or the whole one.
+            storage.write_parquet_file(schema.empty_table(), path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write aside and rename so a concurrent reader never sees a half-written file.
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            storage.write_parquet_file(schema.empty_table(), tmp)
+            os.replace(tmp, path)
         written.append(path)
     return written
 
@@ -202,14 +219,14 @@ def placeholders_present(layout: Layout) -> bool:
     return True
 
 
-def _has_columns(path: Path, schema: pa.Schema) -> bool:
+def _has_columns(path: Location, schema: pa.Schema) -> bool:
     try:
-        return pq.read_schema(path).names == schema.names
+        return storage.read_parquet_schema(path).names == schema.names
     except (OSError, ValueError):
         return False
 
 
-def sql_path(path: Path) -> str:
+def sql_path(path: Location) -> str:
     """A path as it may stand inside a single-quoted SQL string."""
     return path.as_posix().replace("'", "''")
 
@@ -233,6 +250,14 @@ def _table_scan(
     return _union(selects)
 
 
+# A local version appears whole, by one rename. In an object store its files are copied one by
+# one and its manifest is written last, so only versions with a manifest are published.
+_PUBLISHED_ONLY = """where partition_of in (
+        select regexp_extract(file, 'batch=([^/]+)/version=([^/]+)/', ['batch', 'version'])
+        from glob('{lake}/batch=*/version=*/_manifest.json')
+    )"""
+
+
 def lake_view_sql(layout: Layout, table: str, files: StoredFiles) -> str:
     """The body of `lake.<table>`: the current version's rows of every batch."""
     lake = sql_path(layout.lake)
@@ -246,6 +271,7 @@ def lake_view_sql(layout: Layout, table: str, files: StoredFiles) -> str:
             files.compacted[table],
             _COMPACTED_HIVE,
         ),
+        "{published_only}": _PUBLISHED_ONLY if layout.on_object_store else "",
         "{table}": table,
         "{lake}": lake,
         "{compacted}": compacted,

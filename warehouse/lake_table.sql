@@ -14,6 +14,7 @@ with loose_versions as (
         file, 'batch=([^/]+)/version=([^/]+)/', ['batch', 'version']
     ) as partition_of
     from glob('{lake}/batch=*/version=*/{table}/*.parquet')
+    {published_only}
 ),
 
 stored_versions as (

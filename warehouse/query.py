@@ -16,7 +16,10 @@ from typing import Any, Literal
 
 import duckdb
 
+from docmill.tasks import storage
+from docmill.tasks.storage import Location
 from docmill.warehouse.build import is_lock_error, warehouse_ddl, warehouse_path
+from docmill.warehouse.object_store import prepare_connection
 
 OutputFormat = Literal["table", "csv", "json"]
 
@@ -25,27 +28,36 @@ class WarehouseMissing(FileNotFoundError):
     """`warehouse.duckdb` has not been built in the data directory yet."""
 
 
-def connect_read_only(data_dir: Path) -> duckdb.DuckDBPyConnection:
+def connect_read_only(data_dir: str | Path | Location) -> duckdb.DuckDBPyConnection:
     """A read-only connection that sees every view of the warehouse in `data_dir`.
 
     When a writer holds the file locked, the same views are created in an in-memory database
     instead: they read the Parquet lake directly, so the analyst sees the same data.
     """
+    data_dir = storage.location(data_dir)
     path = warehouse_path(data_dir)
     if not path.exists():
         raise WarehouseMissing(
-            f"No warehouse at {path}. Run `docmill run SOURCE --data-dir {path.parent}` to "
-            f"process documents, or `docmill views --data-dir {path.parent}` to build the views "
+            f"No warehouse at {path}. Run `docmill run SOURCE --data-dir {data_dir}` to "
+            f"process documents, or `docmill views --data-dir {data_dir}` to build the views "
             "over existing data."
         )
     try:
-        return duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as error:
         if not is_lock_error(error):
             raise
+    else:
+        try:
+            prepare_connection(con, data_dir)
+        except BaseException:
+            con.close()
+            raise
+        return con
     con = duckdb.connect(":memory:")
     try:
-        for statement in warehouse_ddl(path.parent):
+        prepare_connection(con, data_dir)
+        for statement in warehouse_ddl(data_dir):
             con.execute(statement)
     except BaseException:
         con.close()
@@ -54,7 +66,7 @@ def connect_read_only(data_dir: Path) -> duckdb.DuckDBPyConnection:
 
 
 def run_query(
-    data_dir: Path,
+    data_dir: str | Path | Location,
     sql: str,
     *,
     fmt: OutputFormat = "table",

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from docmill.tasks import storage
+from docmill.tasks.storage import Location
+from docmill.tasks.store import Layout
 from docmill.warehouse.query import connect_read_only
 from docmill.warehouse.report_html import (
     MAX_ROWS,
@@ -51,18 +54,19 @@ class Report:
     missing: set[str] = field(default_factory=set)
 
 
-def write_report(data_dir: Path, out_dir: Path | None = None) -> Path:
-    """Write `<out_dir>/index.html` (default `<data_dir>/report`) and return its path.
+def write_report(data_dir: str | Path | Location, out_dir: Path | None = None) -> Path:
+    """Write `<out_dir>/index.html` (default: `report/` in the data directory, or in its local
+    state directory when the data lives in an object store) and return its path.
 
     Raises WarehouseMissing when the data directory has no warehouse yet.
     """
-    data_dir = Path(data_dir).resolve()
+    data_dir = storage.location(data_dir)
     con = connect_read_only(data_dir)
     try:
         report = collect_report(con, data_dir=data_dir)
     finally:
         con.close()
-    out = Path(out_dir) if out_dir else data_dir / "report"
+    out = Path(out_dir) if out_dir else Layout(data_dir).report_dir
     out.mkdir(parents=True, exist_ok=True)
     target = out / "index.html"
     # Written aside and renamed, so a browser reloading the page never sees half of it.
@@ -72,7 +76,7 @@ def write_report(data_dir: Path, out_dir: Path | None = None) -> Path:
     return target
 
 
-def collect_report(con: duckdb.DuckDBPyConnection, *, data_dir: Path) -> Report:
+def collect_report(con: duckdb.DuckDBPyConnection, *, data_dir: Path | Location) -> Report:
     views = {row[0] for row in con.execute("select view_name from duckdb_views()").fetchall()}
     missing: set[str] = set()
 

@@ -1,0 +1,256 @@
+"""A data directory in an S3-compatible object store: moto's server on 127.0.0.1, started and
+stopped here; the pipeline writes through pyarrow's S3 filesystem and the views read through
+DuckDB's httpfs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pytest
+from conftest import PROJECT_ROOT, SEEDS
+from corpus_factory import write_corpus
+
+from docmill.tasks import storage, store
+from docmill.tasks.storage import ObjectPath
+from docmill.warehouse.query import connect_read_only
+
+BUCKET = "docmill-test"
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "docmill-test-key",
+    "AWS_SECRET_ACCESS_KEY": "docmill-test-secret",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto in server mode with one empty bucket; the AWS variables point at it meanwhile."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = {name: os.environ.get(name) for name in [*CREDENTIALS, "AWS_ENDPOINT_URL"]}
+    os.environ.update(CREDENTIALS, AWS_ENDPOINT_URL=endpoint)
+    storage.object_filesystem.cache_clear()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, "moto server exited"
+                assert time.monotonic() < deadline, "moto server did not start"
+                time.sleep(0.2)
+        admin = pafs.S3FileSystem(
+            endpoint_override=f"127.0.0.1:{port}",
+            scheme="http",
+            region="us-east-1",
+            access_key=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            secret_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            allow_bucket_creation=True,
+        )
+        admin.create_dir(BUCKET)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        storage.object_filesystem.cache_clear()
+
+
+@pytest.fixture
+def prefix(request) -> str:
+    return f"s3://{BUCKET}/{request.node.name.replace('[', '-').rstrip(']')}"
+
+
+@pytest.fixture
+def local_dir(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "local"
+    monkeypatch.setenv("DOCMILL_LOCAL_DIR", str(path))
+    return path
+
+
+def test_location_parses_paths_and_uris(tmp_path):
+    assert storage.location(str(tmp_path)) == tmp_path.resolve()
+    assert storage.location(f"file://{tmp_path}") == tmp_path.resolve()
+    assert storage.location("s3://bucket/a/b/") == ObjectPath("s3", "bucket/a/b")
+    assert (
+        str(storage.location("s3://bucket/a") / "lake" / "x.parquet")
+        == "s3://bucket/a/lake/x.parquet"
+    )
+    with pytest.raises(storage.StorageError, match="gs://bucket"):
+        storage.location("gs://bucket/a")
+    with pytest.raises(storage.StorageError, match="names no bucket"):
+        storage.location("s3://")
+
+
+def test_object_paths_behave_like_the_local_ones(s3_endpoint, prefix):
+    root = storage.location(prefix)
+    assert not root.exists() and root.glob("*") == [] and storage.walk_files(root) == []
+    (root / "a" / "x.json").write_text('{"k": 1}')
+    (root / "a" / "y.json").write_text("{}")
+    (root / "b" / "c" / "z.json").write_text("{}")
+    assert root.is_dir() and (root / "a").is_dir() and (root / "a" / "x.json").is_file()
+    assert (root / "a" / "x.json").read_text() == '{"k": 1}'
+    assert [p.name for p in root.glob("*/*.json")] == ["x.json", "y.json"]
+    assert [str(p) for p in root.glob("b/*/z.json")] == [f"{prefix}/b/c/z.json"]
+    assert sorted(storage.walk_files(root)) == ["a/x.json", "a/y.json", "b/c/z.json"]
+    storage.copy_file(root / "a" / "x.json", root / "copy" / "x.json")
+    assert (root / "copy" / "x.json").read_text() == '{"k": 1}'
+    table = pa.table({"n": [1, 2]})
+    storage.write_parquet_file(table, root / "t.parquet")
+    assert storage.read_parquet(root / "t.parquet").equals(table)
+    storage.remove_tree(root / "a")
+    assert not (root / "a").exists() and (root / "b" / "c" / "z.json").is_file()
+    with pytest.raises(FileNotFoundError):
+        (root / "a" / "x.json").read_text()
+
+
+def _env(api_url: str, data_dir: str, local_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
+    env.update(
+        PREFECT_API_URL=api_url,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DOCMILL_DATA_DIR=data_dir,
+        DOCMILL_LOCAL_DIR=str(local_dir),
+        DOCMILL_GC_GRACE_SECONDS="0",
+        **extra,
+    )
+    return env
+
+
+def _docmill(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "docmill.flows.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _rows(data_dir: str, sql: str) -> list[tuple]:
+    con = connect_read_only(data_dir)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _snapshot(data_dir: str) -> dict[str, list]:
+    return {
+        "documents": sorted(_rows(data_dir, "select doc_id, text from documents")),
+        "sentences": sorted(_rows(data_dir, "select doc_id, sent_idx, text from sentences")),
+        "entities": sorted(_rows(data_dir, "select doc_id, start_char, label from entities")),
+        "tokens": _rows(data_dir, "select count(*), sum(start_char) from tokens"),
+    }
+
+
+def _no_duplicates(data_dir: str) -> bool:
+    [(n, distinct)] = _rows(data_dir, "select count(*), count(distinct doc_id) from documents")
+    [(t, t_distinct)] = _rows(
+        data_dir, "select count(*), count(distinct (doc_id, tok_idx)) from tokens"
+    )
+    return n == distinct and t == t_distinct
+
+
+def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
+    s3_endpoint, prefect_server, prefix, local_dir, tmp_path
+):
+    env = _env(prefect_server, prefix, local_dir)
+    first = _docmill(env, "run", str(SEEDS), "--batch-id", "seeds")
+    assert first.returncode == 0, first.stderr
+    on_disk = str(tmp_path / "on-disk")
+    local = _docmill({**env, "DOCMILL_DATA_DIR": on_disk}, "run", str(SEEDS), "--batch-id", "seeds")
+    assert local.returncode == 0, local.stderr
+    [(n_seeds,)] = _rows(on_disk, "select count(*) from documents")
+
+    layout = store.Layout.at(prefix)
+    [version] = store.batch_versions(layout, "seeds")
+    manifest = layout.batch_dir("seeds") / f"version={version}" / store.MANIFEST
+    assert manifest.is_file()
+    # Everything published lives in the bucket; only the DuckDB file, the report and the
+    # lock are on this machine.
+    assert not (local_dir / "lake").exists() and (local_dir / "warehouse.duckdb").is_file()
+    assert (local_dir / "report" / "index.html").is_file()
+    assert storage.walk_files(layout.runs)
+    assert not layout.staging("seeds").exists()
+
+    [(documents, batch)] = _rows(prefix, "select count(*), any_value(batch_id) from documents")
+    assert (documents, batch) == (n_seeds, "seeds")
+    before = _snapshot(prefix)
+    assert before == _snapshot(on_disk)  # the same rows as the same batch on a local disk
+    assert before["entities"] and _no_duplicates(prefix)
+    [(runs,)] = _rows(prefix, "select count(*) from runs where status = 'completed'")
+    assert runs == 1
+    # What the warehouse file holds are s3:// paths, never the credentials.
+    definitions = " ".join(
+        sql for (sql,) in _rows(prefix, "select sql from duckdb_views() where not internal")
+    )
+    assert f"{prefix}/lake/batch=*" in definitions
+    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in definitions
+    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in first.stdout + first.stderr
+
+    rerun = _docmill(env, "run", str(SEEDS), "--batch-id", "seeds", "--force")
+    assert rerun.returncode == 0, rerun.stderr
+    assert _snapshot(prefix) == before and _no_duplicates(prefix)
+    assert len(store.batch_versions(layout, "seeds")) == 1  # the old one collected (grace 0)
+
+    sql = _docmill(env, "sql", "select count(*) as n from documents", "--format", "csv")
+    assert sql.returncode == 0, sql.stderr
+    assert sql.stdout.split() == ["n", str(n_seeds)]
+
+
+@pytest.mark.parametrize("crash_at", ["publish_before_manifest", "shard_before_marker"])
+def test_killed_before_publishing_leaves_the_previous_version_readable(
+    s3_endpoint, prefect_server, prefix, local_dir, tmp_path, crash_at
+):
+    env = _env(prefect_server, prefix, local_dir)
+    first = _docmill(env, "run", str(SEEDS), "--batch-id", "news")
+    assert first.returncode == 0, first.stderr
+    before = _snapshot(prefix)
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 12)
+
+    crashed = _docmill(
+        {**env, "DOCMILL_CRASH_AT": crash_at}, "run", str(corpus), "--batch-id", "news"
+    )
+    assert crashed.returncode == -signal.SIGKILL
+
+    layout = store.Layout.at(prefix)
+    if crash_at == "publish_before_manifest":
+        # The new version's files are in the bucket, but without a manifest it is not published.
+        [partial] = store.unpublished_versions(layout, "news")
+        assert (layout.batch_dir("news") / f"version={partial}" / "documents").is_dir()
+    assert _snapshot(prefix) == before and _no_duplicates(prefix)
+
+    rerun = _docmill(env, "run", str(corpus), "--batch-id", "news")
+    assert rerun.returncode == 0, rerun.stderr
+    [(documents,)] = _rows(prefix, "select count(*) from documents where batch_id = 'news'")
+    assert documents == 12 and _no_duplicates(prefix)
+    assert len(store.batch_versions(layout, "news")) == 1
+    assert store.unpublished_versions(layout, "news") == []
