@@ -14,6 +14,11 @@ only ever seen beside finished files). A batch becomes visible by one more renam
 directory holding every table moves into `lake/`. The views read, per batch, only its newest
 version, so a reader sees the old batch or the new one, never a mixture and never a partial file.
 
+The data directory may be an object-store prefix (`s3://bucket/prefix`, tasks/storage.py),
+which has no rename: there the marker and `_manifest.json` are the last objects written, and a
+version without its manifest does not exist for any reader. `warehouse.duckdb`, the report and
+the locks always live on the local machine (`Layout.local_dir`).
+
 Every data file's name carries the schema version it was written with (`v2-part-00000.parquet`,
 `runs/v2/…`), so the views read each version's files with that version's columns and never
 have to open every file's footer to learn them (files from before this naming, `part-*.parquet`
