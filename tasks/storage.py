@@ -38,7 +38,7 @@ class StorageError(RuntimeError):
     """A data directory that cannot be used as given."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class ObjectPath:
     """A key (or key prefix) in an object store: `s3://bucket/prefix/...`."""
 

@@ -5,6 +5,7 @@ DuckDB's httpfs."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
-from conftest import PROJECT_ROOT, SEEDS
+from conftest import PROJECT_ROOT, SEED_ARTICLE, SEEDS
 from corpus_factory import write_corpus
 
 from docmill.tasks import storage, store
@@ -215,14 +216,31 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in definitions
     assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in first.stdout + first.stderr
 
+    # A second batch is checked for duplicates against the first one's index in the bucket.
+    second = tmp_path / "second"
+    write_corpus(second, 3)
+    shutil.copy(SEED_ARTICLE, second / "copy-of-a-seed.txt")
+    for target in (prefix, on_disk):
+        done = _docmill({**env, "DOCMILL_DATA_DIR": target}, "run", str(second), "--batch-id", "b2")
+        assert done.returncode == 0, done.stderr
+    duplicates_sql = (
+        "select source_uri, duplicate_of, duplicate_kind from documents where batch_id = 'b2' "
+        "order by source_uri"
+    )
+    found = _rows(prefix, duplicates_sql)
+    assert found == _rows(on_disk, duplicates_sql)
+    assert [kind for _uri, _of, kind in found if kind] == ["exact"]
+    both = _snapshot(prefix)
+    assert both == _snapshot(on_disk)
+
     rerun = _docmill(env, "run", str(SEEDS), "--batch-id", "seeds", "--force")
     assert rerun.returncode == 0, rerun.stderr
-    assert _snapshot(prefix) == before and _no_duplicates(prefix)
+    assert _snapshot(prefix) == both and _no_duplicates(prefix)
     assert len(store.batch_versions(layout, "seeds")) == 1  # the old one collected (grace 0)
 
     sql = _docmill(env, "sql", "select count(*) as n from documents", "--format", "csv")
     assert sql.returncode == 0, sql.stderr
-    assert sql.stdout.split() == ["n", str(n_seeds)]
+    assert sql.stdout.split() == ["n", str(n_seeds + 4)]
 
 
 @pytest.mark.parametrize("crash_at", ["publish_before_manifest", "shard_before_marker"])
