@@ -20,6 +20,7 @@ import pytest
 from conftest import PROJECT_ROOT, SEED_ARTICLE, SEEDS
 from corpus_factory import write_corpus
 
+from docmill.flows.maintenance import rebuild_warehouse
 from docmill.tasks import storage, store
 from docmill.tasks.storage import ObjectPath
 from docmill.warehouse.query import connect_read_only
@@ -242,6 +243,15 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     assert sql.returncode == 0, sql.stderr
     assert sql.stdout.split() == ["n", str(n_seeds + 4)]
 
+    # The maintenance flow rebuilds the views in place and leaves the published data alone.
+    (local_dir / "warehouse.duckdb").unlink()
+    maintained = rebuild_warehouse(data_dir=prefix)
+    assert "documents" in maintained["views"] and _snapshot(prefix) == both
+    report = _docmill(env, "report", "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert f"Warehouse <code>{prefix}</code>" in html and ">b2<" in html
+
 
 @pytest.mark.parametrize("crash_at", ["publish_before_manifest", "shard_before_marker"])
 def test_killed_before_publishing_leaves_the_previous_version_readable(
@@ -266,9 +276,12 @@ def test_killed_before_publishing_leaves_the_previous_version_readable(
         assert (layout.batch_dir("news") / f"version={partial}" / "documents").is_dir()
     assert _snapshot(prefix) == before and _no_duplicates(prefix)
 
-    rerun = _docmill(env, "run", str(corpus), "--batch-id", "news")
+    # No sources: the retry processes the items the killed run recorded in the bucket.
+    rerun = _docmill(env, "run", "--batch-id", "news")
     assert rerun.returncode == 0, rerun.stderr
     [(documents,)] = _rows(prefix, "select count(*) from documents where batch_id = 'news'")
     assert documents == 12 and _no_duplicates(prefix)
+    [(reused,)] = _rows(prefix, "select max_by(n_shards_reused, finished_at) from runs")
+    assert reused >= (1 if crash_at == "publish_before_manifest" else 0)
     assert len(store.batch_versions(layout, "news")) == 1
     assert store.unpublished_versions(layout, "news") == []
