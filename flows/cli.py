@@ -182,6 +182,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from docmill.tasks.ingest import SourceNotFound, resolve_sources
     from docmill.tasks.nlp import ModelNotInstalled
     from docmill.tasks.plan import default_batch_id
+    from docmill.tasks.storage import StorageError
     from docmill.tasks.store import BatchBusy, InvalidBatchId, validate_batch_id
 
     try:
@@ -225,7 +226,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             clean_steps=settings.clean_steps,
             quality_thresholds=settings.quality_thresholds,
         )
-    except (SourceNotFound, InvalidBatchId, ModelNotInstalled, BatchBusy) as err:
+    except (SourceNotFound, InvalidBatchId, ModelNotInstalled, BatchBusy, StorageError) as err:
         return _fail(str(err), EXIT_USAGE if isinstance(err, SourceNotFound) else EXIT_FAILED)
     except Exception as err:
         return _fail(f"the run failed: {type(err).__name__}: {err}")

@@ -202,6 +202,7 @@ def run_batch(
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     layout = store.Layout.at(settings.data_dir)
+    storage.check_reachable(layout.data_dir)
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     run_id = str(flow_run.id or uuid.uuid4())
     options = ProcessingOptions(
@@ -265,7 +266,11 @@ def run_batch(
     except BaseException as err:
         record.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
         record["finished_at"] = datetime.now(UTC)
-        store.write_run_record(layout, record)
+        try:
+            store.write_run_record(layout, record)
+        except Exception as unrecorded:
+            # The run's own error matters more than its record.
+            logger.warning("the failed run could not be recorded: %s", unrecorded)
         raise
     stage_clock = time.perf_counter()
     try:

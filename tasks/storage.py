@@ -177,6 +177,24 @@ def location(data_dir: str | os.PathLike[str] | ObjectPath) -> Location:
     return ObjectPath(scheme, key)
 
 
+def check_reachable(path: Location) -> None:
+    """Fail early, and say why, when an object-store data directory cannot be used: a missing
+    bucket or refused credentials otherwise surface as the first failed write, deep in a run."""
+    if not isinstance(path, ObjectPath):
+        return
+    bucket = path.key.split("/", 1)[0]
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "AWS"
+    try:
+        info = path.fs.get_file_info(bucket)
+    except OSError as err:
+        raise StorageError(f"cannot reach {path.scheme}://{bucket} at {endpoint}: {err}") from err
+    if info.type == pafs.FileType.NotFound:
+        raise StorageError(
+            f"bucket {bucket!r} does not exist at {endpoint}, or these credentials cannot see "
+            "it; create it (or fix AWS_ENDPOINT_URL and the credentials) and run again"
+        )
+
+
 def is_object_store(path: Location) -> bool:
     return isinstance(path, ObjectPath)
 

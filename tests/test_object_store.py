@@ -131,6 +131,12 @@ def test_object_paths_behave_like_the_local_ones(s3_endpoint, prefix):
         (root / "a" / "x.json").read_text()
 
 
+def test_a_missing_bucket_is_named_before_any_work(s3_endpoint):
+    storage.check_reachable(storage.location(f"s3://{BUCKET}/anything"))
+    with pytest.raises(storage.StorageError, match="bucket 'no-such-bucket' does not exist"):
+        storage.check_reachable(storage.location("s3://no-such-bucket/data"))
+
+
 def _env(api_url: str, data_dir: str, local_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
     env.update(
@@ -184,7 +190,8 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     s3_endpoint, prefect_server, prefix, local_dir, tmp_path
 ):
     env = _env(prefect_server, prefix, local_dir)
-    first = _docmill(env, "run", str(SEEDS), "--batch-id", "seeds")
+    # Two worker processes write their shards into the bucket.
+    first = _docmill(env, "run", str(SEEDS), "--batch-id", "seeds", "--workers", "2")
     assert first.returncode == 0, first.stderr
     on_disk = str(tmp_path / "on-disk")
     local = _docmill({**env, "DOCMILL_DATA_DIR": on_disk}, "run", str(SEEDS), "--batch-id", "seeds")
