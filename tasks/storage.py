@@ -23,6 +23,7 @@ import contextlib
 import fnmatch
 import functools
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 OBJECT_STORE_SCHEMES = ("s3",)
+_LOOKS_LIKE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/[^/]")
 
 
 class StorageError(RuntimeError):
@@ -163,6 +165,10 @@ def location(data_dir: str | os.PathLike[str] | ObjectPath) -> Location:
     text = os.fspath(data_dir)
     scheme, sep, rest = text.partition("://")
     if not sep:
+        if _LOOKS_LIKE_URI.match(text):
+            raise StorageError(
+                f"data directory {text!r}: did you mean {text.replace(':/', '://', 1)}?"
+            )
         return Path(text).expanduser().resolve()
     scheme = scheme.lower()
     if scheme == "file":
@@ -183,7 +189,7 @@ def check_reachable(path: Location) -> None:
     if not isinstance(path, ObjectPath):
         return
     bucket = path.key.split("/", 1)[0]
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "AWS"
+    endpoint = endpoint_url() or "AWS"
     try:
         info = path.fs.get_file_info(bucket)
     except OSError as err:
@@ -202,14 +208,16 @@ def is_object_store(path: Location) -> bool:
 def local_state_dir(data_dir: Location) -> Path:
     """Where the machine-local state of a data directory lives (the DuckDB warehouse file, the
     report, batch locks): the data directory itself when it is local; for an object store,
-    DOCMILL_LOCAL_DIR, else ~/.cache/docmill/<scheme>/<bucket>/<prefix>."""
+    <root>/<scheme>/<bucket>/<prefix> with root DOCMILL_LOCAL_DIR, else ~/.cache/docmill (one
+    directory per prefix, so two prefixes never share a warehouse file or a lock)."""
     if isinstance(data_dir, Path):
         return data_dir
     configured = os.environ.get("DOCMILL_LOCAL_DIR")
     if configured:
-        return Path(configured).expanduser().resolve()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "docmill" / data_dir.scheme / data_dir.key
+        root = Path(configured).expanduser().resolve()
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docmill"
+    return root / data_dir.scheme / data_dir.key
 
 
 def configure_object_store(endpoint_url: str | None, region: str | None) -> None:
@@ -222,16 +230,35 @@ def configure_object_store(endpoint_url: str | None, region: str | None) -> None
     object_filesystem.cache_clear()
 
 
+def endpoint_url() -> str | None:
+    """The S3 endpoint from the environment (AWS's variables), checked: http(s)://host[:port]."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    if "@" in parts.netloc:
+        raise StorageError(
+            "put S3 credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, not in the "
+            "endpoint URL"
+        )
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise StorageError(
+            f"S3 endpoint {endpoint!r} is not http(s)://host[:port]; set AWS_ENDPOINT_URL (or "
+            "DOCMILL_S3_ENDPOINT_URL) to e.g. https://minio.internal:9000"
+        )
+    return endpoint
+
+
 @functools.cache
 def object_filesystem(scheme: str) -> pafs.FileSystem:
     if scheme != "s3":
         raise StorageError(f"unsupported object store {scheme!r}")
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = endpoint_url()
     options: dict = {}
     if endpoint:
         parts = urlsplit(endpoint)
-        options["endpoint_override"] = parts.netloc or parts.path
-        options["scheme"] = parts.scheme or "https"
+        options["endpoint_override"] = parts.netloc
+        options["scheme"] = parts.scheme
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         options["region"] = region

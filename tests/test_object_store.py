@@ -107,6 +107,34 @@ def test_location_parses_paths_and_uris(tmp_path):
         storage.location("gs://bucket/a")
     with pytest.raises(storage.StorageError, match="names no bucket"):
         storage.location("s3://")
+    with pytest.raises(storage.StorageError, match="did you mean s3://bucket/a"):
+        storage.location("s3:/bucket/a")
+
+
+def test_local_state_is_kept_per_prefix(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCMILL_LOCAL_DIR", str(tmp_path))
+    prod = store.Layout.at("s3://bucket/prod")
+    staging = store.Layout.at("s3://bucket/staging")
+    assert prod.warehouse == tmp_path / "s3" / "bucket" / "prod" / "warehouse.duckdb"
+    assert prod.warehouse != staging.warehouse and prod.lock_file("b") != staging.lock_file("b")
+    local = store.Layout.at(tmp_path / "data")
+    assert local.warehouse == tmp_path / "data" / "warehouse.duckdb"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("minio:9000", "is not http"),
+        ("http://key:secret@minio:9000", "not in the endpoint URL"),
+    ],
+)
+def test_an_unusable_endpoint_is_refused_without_echoing_credentials(
+    monkeypatch, endpoint, message
+):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    with pytest.raises(storage.StorageError, match=message) as refused:
+        storage.endpoint_url()
+    assert "secret" not in str(refused.value)
 
 
 def test_object_paths_behave_like_the_local_ones(s3_endpoint, prefix):
@@ -204,8 +232,10 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     assert manifest.is_file()
     # Everything published lives in the bucket; only the DuckDB file, the report and the
     # lock are on this machine.
-    assert not (local_dir / "lake").exists() and (local_dir / "warehouse.duckdb").is_file()
-    assert (local_dir / "report" / "index.html").is_file()
+    state = local_dir / "s3" / layout.data_dir.key
+    assert layout.local_dir == state and layout.warehouse == state / "warehouse.duckdb"
+    assert layout.warehouse.is_file() and (state / "report" / "index.html").is_file()
+    assert sorted(p.name for p in local_dir.rglob("*.parquet")) == []  # data only in the bucket
     assert storage.walk_files(layout.runs)
     assert not layout.staging("seeds").exists()
 
@@ -251,7 +281,7 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     assert sql.stdout.split() == ["n", str(n_seeds + 4)]
 
     # The maintenance flow rebuilds the views in place and leaves the published data alone.
-    (local_dir / "warehouse.duckdb").unlink()
+    layout.warehouse.unlink()
     maintained = rebuild_warehouse(data_dir=prefix)
     assert "documents" in maintained["views"] and _snapshot(prefix) == both
     report = _docmill(env, "report", "--out", str(tmp_path / "report"))

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from docmill.tasks.storage import Location, StorageError, is_object_store
+from docmill.tasks.storage import Location, StorageError, endpoint_url, is_object_store
 
 SECRET_NAME = "docmill_s3"
 
@@ -68,10 +68,10 @@ def secret_sql() -> str:
         value = next((env[name] for name in names if env.get(name)), None)
         if value:
             options[option] = value
-    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    endpoint = endpoint_url()
     if endpoint:
         parts = urlsplit(endpoint)
-        options["endpoint"] = parts.netloc or parts.path
+        options["endpoint"] = parts.netloc
         options["use_ssl"] = "false" if parts.scheme == "http" else "true"
         # S3-compatible servers (MinIO, Ceph, moto) address buckets by path, as pyarrow does.
         options["url_style"] = "path"
