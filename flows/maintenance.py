@@ -26,14 +26,19 @@ def rebuild_warehouse(
     layout = store.Layout.at(settings.data_dir)
     views = build_warehouse(layout.data_dir)
     removed: list[str] = []
-    for batch_id in store.published_batches(layout):
+    published = store.published_batches(layout)
+    for batch_id in sorted({*published, *store.unpublished_batches(layout)}):
         if store.batch_is_locked(layout, batch_id):
             continue
         with store.batch_lock(layout, batch_id):
-            removed += map(
-                str,
-                store.collect_garbage(layout, batch_id, grace_seconds=settings.gc_grace_seconds),
+            # The staging of a batch never published may still serve a retry.
+            garbage = store.collect_garbage(
+                layout,
+                batch_id,
+                grace_seconds=settings.gc_grace_seconds,
+                keep_staging=batch_id not in published,
             )
+            removed += map(str, garbage)
     removed += map(
         str,
         compact.collect_compaction_garbage(layout, grace_seconds=settings.gc_grace_seconds),

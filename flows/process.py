@@ -272,6 +272,10 @@ def run_batch(
             # The run's own error matters more than its record.
             logger.warning("the failed run could not be recorded: %s", unrecorded)
         raise
+    if layout.on_object_store:
+        # The views count a version once its manifest has settled (warehouse/lake_scan.py);
+        # waiting for that lets the report and the summary include this batch.
+        time.sleep(storage.publish_settle_seconds())
     stage_clock = time.perf_counter()
     try:
         refresh_views_task(str(layout.data_dir))

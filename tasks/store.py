@@ -337,23 +337,48 @@ def published_batches(layout: Layout) -> list[str]:
     return sorted(name.split("=", 1)[1] for name in found if name != "batch=_")
 
 
+def unpublished_batches(layout: Layout) -> list[str]:
+    """Batches with versions but none published (object stores only: a first publish that was
+    interrupted leaves its copied files)."""
+    if not layout.on_object_store:
+        return []
+    # Versions, not batch prefixes: removing an object store's last version may leave an
+    # empty marker object for its batch.
+    started = {p.parent.name.split("=", 1)[1] for p in layout.lake.glob("batch=*/version=*")}
+    return sorted(started - {"_"} - set(published_batches(layout)))
+
+
 def collect_garbage(
     layout: Layout, batch_id: str, *, grace_seconds: float, keep_staging: bool = False
 ) -> list[Location]:
     """Remove versions superseded more than `grace_seconds` ago (readers that listed them
     just before the switch may still be reading) and, unless `keep_staging`, the batch's
     staging (right after a publish it is spent; otherwise it may serve a pending retry).
-    In an object store, versions whose publishing was interrupted go too, once as old."""
+    In an object store, versions whose publishing was interrupted go too, once as old.
+
+    A version's name holds the time its publishing started. Locally that is when it appeared
+    (linking and one rename take moments); in an object store copying can take long, so there
+    the time is read from the store: when the newer version's manifest was written, and when an
+    unpublished version last received a file (it may still be being copied)."""
     removed: list[Location] = []
     versions = batch_versions(layout, batch_id)
     now = datetime.now(UTC)
 
-    def older_than_grace(version: str) -> bool:
-        at = version_time(version)
+    def appeared(version: str, piece: str = MANIFEST) -> datetime | None:
+        if not layout.on_object_store:
+            return version_time(version)
+        path = layout.batch_dir(batch_id) / f"version={version}"
+        return storage.modified_at(path / piece if piece else path)
+
+    def older_than_grace(at: datetime | None) -> bool:
         return at is not None and (now - at).total_seconds() >= grace_seconds
 
-    doomed = [older for older, newer in itertools.pairwise(versions) if older_than_grace(newer)]
-    doomed += [v for v in unpublished_versions(layout, batch_id) if older_than_grace(v)]
+    doomed = [
+        older for older, newer in itertools.pairwise(versions) if older_than_grace(appeared(newer))
+    ]
+    doomed += [
+        v for v in unpublished_versions(layout, batch_id) if older_than_grace(appeared(v, ""))
+    ]
     for version in doomed:
         path = layout.batch_dir(batch_id) / f"version={version}"
         storage.remove_tree(path)

@@ -14,15 +14,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 from conftest import PROJECT_ROOT, SEED_ARTICLE, SEEDS
 from corpus_factory import write_corpus
+from lake_factory import Doc, doc_rows
 
 from docmill.flows.maintenance import rebuild_warehouse
 from docmill.tasks import storage, store
+from docmill.tasks.schemas import BATCH_TABLES, with_version
 from docmill.tasks.storage import ObjectPath
+from docmill.warehouse.build import warehouse_ddl, write_placeholders
+from docmill.warehouse.object_store import prepare_connection
 from docmill.warehouse.query import connect_read_only
 
 BUCKET = "docmill-test"
@@ -49,8 +54,10 @@ def s3_endpoint() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
-    saved = {name: os.environ.get(name) for name in [*CREDENTIALS, "AWS_ENDPOINT_URL"]}
-    os.environ.update(CREDENTIALS, AWS_ENDPOINT_URL=endpoint)
+    names = [*CREDENTIALS, "AWS_ENDPOINT_URL", "DOCMILL_S3_SETTLE_SECONDS"]
+    saved = {name: os.environ.get(name) for name in names}
+    # One second is the least that is safe: the listing's timestamps have whole seconds.
+    os.environ.update(CREDENTIALS, AWS_ENDPOINT_URL=endpoint, DOCMILL_S3_SETTLE_SECONDS="1")
     storage.object_filesystem.cache_clear()
     try:
         deadline = time.monotonic() + 60
@@ -165,6 +172,51 @@ def test_a_missing_bucket_is_named_before_any_work(s3_endpoint):
         storage.check_reachable(storage.location("s3://no-such-bucket/data"))
 
 
+def _write_version(
+    layout: store.Layout, batch_id: str, version: str, doc_id: str, *, manifest=True
+):
+    """A version written as the store publishes one: every table's file, the manifest last."""
+    rows = doc_rows(Doc(doc_id, ["One short sentence ."]), batch_id=batch_id, run_id="r")
+    version_dir = layout.batch_dir(batch_id) / f"version={version}"
+    for table, schema in BATCH_TABLES.items():
+        data = pa.Table.from_pylist(rows[table], schema=with_version(schema, table))
+        storage.write_parquet_file(data, version_dir / table / store.part_file_name(0))
+    if manifest:
+        (version_dir / store.MANIFEST).write_text("{}")
+
+
+def test_a_version_counts_once_its_manifest_has_settled(
+    s3_endpoint, prefect_server, prefix, local_dir, monkeypatch
+):
+    layout = store.Layout.at(prefix)
+    _write_version(layout, "old", store.new_version(), "a")
+    _write_version(layout, "new", store.new_version(), "b")
+    # Files copied, manifest not yet written: not published, whatever its age.
+    _write_version(layout, "old", store.new_version(), "a-half", manifest=False)
+    _write_version(layout, "never", store.new_version(), "c-half", manifest=False)
+    write_placeholders(prefix)
+
+    def visible(settle_seconds: str) -> list[str]:
+        monkeypatch.setenv("DOCMILL_S3_SETTLE_SECONDS", settle_seconds)
+        con = duckdb.connect()
+        prepare_connection(con, layout.data_dir)
+        for statement in warehouse_ddl(prefix):
+            con.execute(statement)
+        rows = con.execute("select doc_id from documents order by 1").fetchall()
+        return [doc_id for (doc_id,) in rows]
+
+    assert visible("3600") == []  # both manifests are younger than an hour
+    assert visible("0") == ["a", "b"]
+
+    # The maintenance flow removes what interrupted publishes left, published batch or not.
+    monkeypatch.setenv("DOCMILL_GC_GRACE_SECONDS", "0")
+    assert store.unpublished_batches(layout) == ["never"]
+    rebuild_warehouse(data_dir=prefix)
+    assert store.unpublished_versions(layout, "old") == []
+    assert store.unpublished_batches(layout) == []
+    assert visible("0") == ["a", "b"]
+
+
 def _env(api_url: str, data_dir: str, local_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
     env.update(
@@ -173,6 +225,7 @@ def _env(api_url: str, data_dir: str, local_dir: Path, **extra: str) -> dict[str
         DOCMILL_DATA_DIR=data_dir,
         DOCMILL_LOCAL_DIR=str(local_dir),
         DOCMILL_GC_GRACE_SECONDS="0",
+        DOCMILL_S3_SETTLE_SECONDS="1",
         **extra,
     )
     return env

@@ -251,10 +251,16 @@ def _table_scan(
 
 
 # A local version appears whole, by one rename. In an object store its files are copied one by
-# one and its manifest is written last, so only versions with a manifest are published.
+# one and its manifest is written last, so only versions with a manifest are published. And
+# one query lists the data files (when it binds) before it lists the manifests (when it runs):
+# a manifest landing in between would make a version current whose files the query only partly
+# listed. So a manifest counts once it is older than the query by a settle time (above the
+# listing's one-second timestamps and any clock skew): every file it covers was then already
+# listed. Only the listing's timestamp is read, no manifest content.
 _PUBLISHED_ONLY = """where partition_of in (
-        select regexp_extract(file, 'batch=([^/]+)/version=([^/]+)/', ['batch', 'version'])
-        from glob('{lake}/batch=*/version=*/_manifest.json')
+        select regexp_extract(filename, 'batch=([^/]+)/version=([^/]+)/', ['batch', 'version'])
+        from read_blob('{lake}/batch=*/version=*/_manifest.json')
+        where last_modified <= now() - to_seconds({settle_seconds})
     )"""
 
 
@@ -272,6 +278,7 @@ def lake_view_sql(layout: Layout, table: str, files: StoredFiles) -> str:
             _COMPACTED_HIVE,
         ),
         "{published_only}": _PUBLISHED_ONLY if layout.on_object_store else "",
+        "{settle_seconds}": f"{storage.publish_settle_seconds():g}",
         "{table}": table,
         "{lake}": lake,
         "{compacted}": compacted,
