@@ -81,15 +81,8 @@ class ObjectPath:
     def parent(self) -> ObjectPath:
         return ObjectPath(self.scheme, self.key.rsplit("/", 1)[0]) if "/" in self.key else self
 
-    @property
-    def suffix(self) -> str:
-        return Path(self.name).suffix
-
     def with_name(self, name: str) -> ObjectPath:
         return self.parent / name
-
-    def with_suffix(self, suffix: str) -> ObjectPath:
-        return self.with_name(Path(self.name).with_suffix(suffix).name)
 
     def _type(self) -> pafs.FileType:
         if self.listed_type is not None:
@@ -107,11 +100,6 @@ class ObjectPath:
 
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Nothing to do: a prefix exists once an object is written under it."""
-
-    def iterdir(self) -> list[ObjectPath]:
-        selector = pafs.FileSelector(self.key, allow_not_found=True)
-        infos = self.fs.get_file_info(selector)
-        return [ObjectPath(self.scheme, info.path, info.type) for info in infos]
 
     def glob(self, pattern: str) -> list[ObjectPath]:
         """Paths under this one matching `pattern`, segment by segment (`*`, `?`, `[...]`;
@@ -250,11 +238,11 @@ def modified_at(path: Location) -> datetime | None:
         return None
 
 
-def configure_object_store(endpoint_url: str | None, region: str | None) -> None:
+def configure_object_store(endpoint: str | None, region: str | None) -> None:
     """Apply docmill's S3 settings as the standard variables, so worker processes started
     afterwards (and DuckDB) use the same endpoint and region."""
-    if endpoint_url:
-        os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    if endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
     if region:
         os.environ["AWS_REGION"] = region
     object_filesystem.cache_clear()
@@ -337,16 +325,6 @@ def walk_files(root: Location) -> list[str]:
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
         found.extend(prefix + name for name in filenames)
     return found
-
-
-def list_names(directory: Location) -> list[str]:
-    """Names directly in `directory`; empty when it does not exist."""
-    if isinstance(directory, ObjectPath):
-        return [p.name for p in directory.iterdir()]
-    try:
-        return os.listdir(directory)
-    except OSError:
-        return []
 
 
 def remove_tree(path: Location) -> None:
