@@ -20,7 +20,7 @@ from docmill.tasks.schemas import SCHEMA_VERSION
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 from docmill.warehouse import lake_scan
-from docmill.warehouse.object_store import prepare_connection
+from docmill.warehouse.object_store import connect
 
 META_VIEW = "docmill_meta"
 
@@ -153,14 +153,10 @@ def retry_on_lock(
 
 
 def _connect_read_write(path: Path, data_dir: Location) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_COMPATIBILITY})
-    try:
-        # Creating a view binds it, which reads the files it names.
-        prepare_connection(con, data_dir)
-    except BaseException:
-        con.close()
-        raise
-    return con
+    # Able to read the data directory: creating a view binds it, which reads the files it names.
+    return connect(
+        str(path), data_dir, config={"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    )
 
 
 def _storage_tag(con: duckdb.DuckDBPyConnection) -> str | None:

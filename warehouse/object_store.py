@@ -23,6 +23,18 @@ from docmill.tasks.storage import Location, StorageError, endpoint_url, is_objec
 SECRET_NAME = "docmill_s3"
 
 
+def connect(database: str, data_dir: Location, **options) -> duckdb.DuckDBPyConnection:
+    """`duckdb.connect(database, **options)`, made able to read `data_dir`; closed again when
+    that fails."""
+    con = duckdb.connect(database, **options)
+    try:
+        prepare_connection(con, data_dir)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def prepare_connection(con: duckdb.DuckDBPyConnection, data_dir: Location) -> None:
     """Make `con` able to read `data_dir` (nothing to do for a local directory)."""
     if not is_object_store(data_dir):

@@ -19,7 +19,7 @@ import duckdb
 from docmill.tasks import storage
 from docmill.tasks.storage import Location
 from docmill.warehouse.build import is_lock_error, warehouse_ddl, warehouse_path
-from docmill.warehouse.object_store import prepare_connection
+from docmill.warehouse.object_store import connect
 
 OutputFormat = Literal["table", "csv", "json"]
 
@@ -43,20 +43,12 @@ def connect_read_only(data_dir: str | Path | Location) -> duckdb.DuckDBPyConnect
             "over existing data."
         )
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        return connect(str(path), data_dir, read_only=True)
     except duckdb.IOException as error:
         if not is_lock_error(error):
             raise
-    else:
-        try:
-            prepare_connection(con, data_dir)
-        except BaseException:
-            con.close()
-            raise
-        return con
-    con = duckdb.connect(":memory:")
+    con = connect(":memory:", data_dir)
     try:
-        prepare_connection(con, data_dir)
         for statement in warehouse_ddl(data_dir):
             con.execute(statement)
     except BaseException:
