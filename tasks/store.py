@@ -319,22 +319,33 @@ def latest_manifest(layout: Layout, batch_id: str) -> dict | None:
 
 def current_version_dirs(layout: Layout) -> dict[str, Location]:
     """Batch id -> directory of its newest published version."""
-    found: dict[str, Location] = {}
-    for batch_id in published_batches(layout):
-        versions = batch_versions(layout, batch_id)
-        if versions:
-            found[batch_id] = layout.batch_dir(batch_id) / f"version={versions[-1]}"
-    return found
+    if layout.on_object_store:
+        newest = {b: versions[-1] for b, versions in _object_store_versions(layout).items()}
+    else:
+        newest = {}
+        for batch_id in published_batches(layout):
+            versions = batch_versions(layout, batch_id)
+            if versions:
+                newest[batch_id] = versions[-1]
+    return {b: layout.batch_dir(b) / f"version={v}" for b, v in newest.items()}
 
 
 def published_batches(layout: Layout) -> list[str]:
+    if layout.on_object_store:
+        return sorted(_object_store_versions(layout))
     if not layout.lake.is_dir():
         return []
-    if layout.on_object_store:
-        found = {p.parent.parent.name for p in layout.lake.glob(f"batch=*/version=*/{MANIFEST}")}
-    else:
-        found = {p.name for p in layout.lake.glob("batch=*") if p.is_dir()}
+    found = {p.name for p in layout.lake.glob("batch=*") if p.is_dir()}
     return sorted(name.split("=", 1)[1] for name in found if name != "batch=_")
+
+
+def _object_store_versions(layout: Layout) -> dict[str, list[str]]:
+    """Batch id -> its published versions, oldest first, from one listing of the lake."""
+    found: dict[str, list[str]] = {}
+    for manifest in layout.lake.glob(f"batch=*/version=*/{MANIFEST}"):
+        batch_id = manifest.parent.parent.name.split("=", 1)[1]
+        found.setdefault(batch_id, []).append(manifest.parent.name.split("=", 1)[1])
+    return {batch_id: sorted(versions) for batch_id, versions in found.items()}
 
 
 def unpublished_batches(layout: Layout) -> list[str]:
