@@ -9,6 +9,7 @@ attributes come out of `Doc.to_array` and are mapped to strings once per chunk, 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,11 +42,23 @@ def _not_installed(model: str) -> ModelNotInstalled:
     )
 
 
+def batch_components_enabled() -> bool:
+    """False when DOCMILL_STOCK_SPACY_COMPONENTS=1 asks for spaCy's own attribute ruler and
+    lemmatizer (same output, slower; an escape hatch should a pipeline ever disagree)."""
+    return os.environ.get("DOCMILL_STOCK_SPACY_COMPONENTS", "").strip() not in ("1", "true")
+
+
 @functools.lru_cache(maxsize=4)
-def load_pipeline(model: str, profile: str = "accurate"):  # -> spacy.Language
+def load_pipeline(
+    model: str, profile: str = "accurate", batch_components: bool | None = None
+):  # -> spacy.Language
     """Load `model` once per process for `profile` ("accurate": full pipeline; "fast": senter
-    instead of the parser)."""
+    instead of the parser). Its attribute ruler and lemmatizer are replaced by the batch
+    versions of `batch_components.py` (identical output) unless `batch_components` is False
+    (None: the DOCMILL_STOCK_SPACY_COMPONENTS setting decides)."""
     import spacy
+
+    from docmill.tasks import batch_components as batch
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -60,6 +73,10 @@ def load_pipeline(model: str, profile: str = "accurate"):  # -> spacy.Language
         raise _not_installed(model) from err
     if not nlp.has_pipe("parser") and not nlp.has_pipe("senter"):
         nlp.add_pipe("sentencizer")
+    if batch_components is None:
+        batch_components = batch_components_enabled()
+    if batch_components:
+        batch.install(nlp)
     return nlp
 
 

@@ -1,0 +1,291 @@
+"""Batch versions of two rule-based spaCy components, the attribute ruler and the lemmatizer.
+
+spaCy runs both token by token in Python: in `en_core_web_sm` 3.8 the attribute ruler's 179
+rules cost about 10 % of the whole pipeline and the lemmatizer another 5 % (per component,
+400 BBC articles; see docs/performance.md). Both are plain functions of a few token attributes,
+so here a batch of Docs becomes one numpy array, each rule is a vectorised test over it, the
+lemma is computed once per distinct (text, POS, morphology) and the results go back with
+`Doc.from_array`. The results are the same as spaCy's (tests/test_batch_components.py checks
+every token attribute against the stock pipeline). A component whose rules use anything beyond
+what is compiled here (quantifiers, other predicates or attributes, other lemmatizer modes) is
+left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from spacy.attrs import DEP, IDS, LEMMA, LOWER, MORPH, NORM, ORTH, POS, TAG
+from spacy.tokens import Doc
+from spacy.util import minibatch
+
+# Token attributes a compiled pattern may test: string attributes compare hashes, flags 0/1.
+_STRING_ATTRS = {"ORTH": ORTH, "LOWER": LOWER, "NORM": NORM, "TAG": TAG, "DEP": DEP, "LEMMA": LEMMA}
+_FLAG_ATTRS = {name: IDS[name] for name in ("IS_SPACE", "IS_PUNCT", "IS_ALPHA", "IS_DIGIT")}
+# Attributes a rule may set: token attributes only, so nothing reaches the shared lexemes.
+_SETTABLE = {TAG, POS, MORPH, LEMMA, DEP}
+# Lemmatizer modes whose result depends only on the token's text, POS and morphology.
+_PURE_LEMMATIZER_MODES = {"rule", "lookup"}
+_LEMMA_CACHE_LIMIT = 500_000
+
+
+class Unsupported(ValueError):
+    """A component uses a feature the batch version does not compile."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Test:
+    """One condition on one token attribute: equal to / in `values`, or (`regex`) a string
+    that `regex.search` accepts, decided once per distinct value and remembered."""
+
+    column: int
+    values: np.ndarray
+    negate: bool
+    regex: re.Pattern | None = None
+    verdicts: dict[int, bool] | None = None
+
+    def holds(self, column: np.ndarray, strings) -> np.ndarray:
+        if self.regex is not None:
+            unique, inverse = np.unique(column, return_inverse=True)
+            verdicts = self.verdicts
+            for value in unique.tolist():
+                if value not in verdicts:
+                    verdicts[value] = bool(self.regex.search(strings[value] if value else ""))
+            ok = np.array([verdicts[v] for v in unique.tolist()], dtype=bool)[inverse.reshape(-1)]
+        elif len(self.values) > 1:
+            ok = np.isin(column, self.values)
+        else:
+            ok = column == self.values[0]
+        return ~ok if self.negate else ok
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    patterns: tuple[tuple[tuple[_Test, ...], ...], ...]
+    index: int
+    attrs: tuple[tuple[int, int], ...]
+
+
+class BatchAttributeRuler:
+    """Applies a loaded `AttributeRuler`'s rules to whole batches, in the same order and with
+    the same precedence (a later rule overrides an earlier one)."""
+
+    def __init__(self, stock) -> None:
+        strings = stock.vocab.strings
+        columns: dict[int, int] = {}
+        rules = []
+        for number, (attrs, index) in enumerate(zip(stock.attrs, stock.indices, strict=True)):
+            patterns = stock.matcher.get(str(number))[1]
+            compiled = tuple(_compile_pattern(p, columns, strings) for p in patterns)
+            settable = tuple(sorted(attrs.items()))
+            if any(attr not in _SETTABLE for attr, _ in settable):
+                raise Unsupported(f"rule {number} sets an attribute other than {_SETTABLE}")
+            rules.append(_Rule(compiled, index, settable))
+        self.vocab = stock.vocab
+        self.name = getattr(stock, "name", "attribute_ruler")
+        self._rules = tuple(rules)
+        self._read = [attr for attr, _ in sorted(columns.items(), key=lambda kv: kv[1])]
+        self._write = sorted({attr for rule in rules for attr, _ in rule.attrs})
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._apply([doc])
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        for batch in minibatch(stream, size=batch_size):
+            self._apply(batch)
+            yield from batch
+
+    def _apply(self, docs: Sequence[Doc]) -> None:
+        docs = [doc for doc in docs if len(doc)]
+        if not docs or not self._rules:
+            return
+        lengths = np.array([len(doc) for doc in docs])
+        ends = np.cumsum(lengths)
+        owner = np.repeat(np.arange(len(docs)), lengths)
+        position = np.arange(int(ends[-1])) - np.repeat(ends - lengths, lengths)
+        seen = _columns(docs, self._read)
+        out = _columns(docs, self._write)
+        before = out.copy()
+        write_column = {attr: i for i, attr in enumerate(self._write)}
+        for rule in self._rules:
+            targets = _targets(rule, seen, owner, position, lengths, self.vocab.strings)
+            if targets is None:
+                continue
+            for attr, value in rule.attrs:
+                out[targets, write_column[attr]] = value
+        changed = np.bitwise_or.reduceat((out != before).any(axis=1), ends - lengths)
+        for i in np.nonzero(changed)[0]:
+            docs[i].from_array(self._write, out[ends[i] - lengths[i] : ends[i]])
+
+
+def _columns(docs: Sequence[Doc], attrs: list[int]) -> np.ndarray:
+    """The attributes of every token of `docs`, one row per token (to_array drops the second
+    axis for a single attribute)."""
+    arrays = [doc.to_array(attrs).reshape(len(doc), len(attrs)) for doc in docs]
+    return np.concatenate(arrays).astype(np.uint64, copy=False)
+
+
+def _targets(rule: _Rule, seen, owner, position, lengths, strings) -> np.ndarray | None:
+    """Positions (in the batch) of the tokens `rule` sets, or None."""
+    hits = np.zeros(len(seen), dtype=bool)
+    any_hit = False
+    for pattern in rule.patterns:
+        width = len(pattern)
+        match = np.ones(len(seen), dtype=bool)
+        for offset, tests in enumerate(pattern):
+            for test in tests:
+                ok = test.holds(seen[:, test.column], strings)
+                if offset:
+                    ok = np.concatenate([ok[offset:], np.zeros(offset, dtype=bool)])
+                match &= ok
+            if not match.any():
+                break
+        # A match must lie inside one Doc.
+        match &= position + width <= lengths[owner]
+        if not match.any():
+            continue
+        starts = np.nonzero(match)[0]
+        targets = starts + (rule.index if rule.index >= 0 else width + rule.index)
+        hits[targets] = True
+        any_hit = True
+    return np.nonzero(hits)[0] if any_hit else None
+
+
+def _compile_pattern(pattern, columns: dict[int, int], strings) -> tuple[tuple[_Test, ...], ...]:
+    compiled = []
+    for spec in pattern:
+        tests = []
+        for key, value in spec.items():
+            name = key.upper()
+            if name in _STRING_ATTRS:
+                attr, encode = _STRING_ATTRS[name], strings.add
+            elif name in _FLAG_ATTRS:
+                attr, encode = _FLAG_ATTRS[name], _flag
+            else:
+                raise Unsupported(f"pattern key {key!r}")
+            column = columns.setdefault(attr, len(columns))
+            if isinstance(value, dict):
+                if len(value) != 1 or next(iter(value)) not in ("IN", "NOT_IN", "REGEX"):
+                    raise Unsupported(f"predicate {value!r}")
+                ((predicate, options),) = value.items()
+                if predicate == "REGEX":
+                    if name not in _STRING_ATTRS:
+                        raise Unsupported(f"REGEX on {key!r}")
+                    none = np.empty(0, dtype=np.uint64)
+                    tests.append(_Test(column, none, False, re.compile(options), {}))
+                    continue
+                values = np.array([encode(v) for v in options], dtype=np.uint64)
+                tests.append(_Test(column, values, predicate == "NOT_IN"))
+            else:
+                tests.append(_Test(column, np.array([encode(value)], dtype=np.uint64), False))
+        compiled.append(tuple(tests))
+    return tuple(compiled)
+
+
+def _flag(value) -> int:
+    if not isinstance(value, bool):
+        raise Unsupported(f"flag value {value!r}")
+    return int(value)
+
+
+class BatchLemmatizer:
+    """Runs a loaded spaCy `Lemmatizer` once per distinct (text, POS, morphology) of a batch
+    instead of once per token, keeping its rule: a lemma already set is kept unless the
+    lemmatizer overwrites."""
+
+    def __init__(self, stock) -> None:
+        if stock.mode not in _PURE_LEMMATIZER_MODES:
+            raise Unsupported(f"lemmatizer mode {stock.mode!r}")
+        self.stock = stock
+        self.vocab = stock.vocab
+        if stock.mode == "rule":
+            _index_as_sets(stock.lookups)
+        self.name = getattr(stock, "name", "lemmatizer")
+        self._lemmas: dict[tuple[int, int, int], str] = {}
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._apply([doc])
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        for batch in minibatch(stream, size=batch_size):
+            self._apply(batch)
+            yield from batch
+
+    def _apply(self, docs: Sequence[Doc]) -> None:
+        docs = [doc for doc in docs if len(doc)]
+        if not docs:
+            return
+        if not getattr(self.stock, "_validated", True):
+            self.stock._validate_tables()
+        if len(self._lemmas) > _LEMMA_CACHE_LIMIT:
+            self._lemmas.clear()
+            self.stock.cache.clear()
+        lengths = np.array([len(doc) for doc in docs])
+        ends = np.cumsum(lengths)
+        arr = _columns(docs, [ORTH, POS, MORPH, LEMMA])
+        todo = np.arange(len(arr)) if self.stock.overwrite else np.nonzero(arr[:, 3] == 0)[0]
+        if not len(todo):
+            return
+        keys, first, inverse = np.unique(
+            arr[todo, :3], axis=0, return_index=True, return_inverse=True
+        )
+        owner = np.repeat(np.arange(len(docs)), lengths)
+        starts = ends - lengths
+        add = self.vocab.strings.add
+        lemma_hashes = np.empty(len(keys), dtype=np.uint64)
+        for k, (key, row) in enumerate(zip(map(tuple, keys.tolist()), todo[first], strict=True)):
+            lemma = self._lemmas.get(key)
+            if lemma is None:
+                doc = docs[owner[row]]
+                lemma = self.stock.lemmatize(doc[int(row - starts[owner[row]])])[0]
+                self._lemmas[key] = lemma
+            lemma_hashes[k] = add(lemma)
+        arr[todo, 3] = lemma_hashes[inverse.reshape(-1)]
+        for i in np.unique(owner[todo]):
+            docs[i].from_array([LEMMA], arr[starts[i] : ends[i], 3:4])
+
+
+def _index_as_sets(lookups) -> None:
+    # The rule lemmatizer tests `form in index` against a list of every known word of the
+    # part of speech (tens of thousands for English nouns): ~75 us per new word, most of the
+    # lemmatizer's time. A set answers the same membership and truth tests.
+    if not lookups.has_table("lemma_index"):
+        return
+    table = lookups.get_table("lemma_index")
+    for pos, words in list(table.items()):
+        if isinstance(words, list | tuple):
+            table[pos] = frozenset(words)
+
+
+def install(nlp) -> list[str]:
+    """Replace the pipeline's attribute ruler and lemmatizer by their batch versions where
+    their rules compile; return the names of the components replaced."""
+    replaced = []
+    for name, component in list(nlp.pipeline):
+        factory = nlp.get_pipe_meta(name).factory
+        try:
+            if factory == "attribute_ruler":
+                batch = BatchAttributeRuler(component)
+            elif factory == "lemmatizer":
+                batch = BatchLemmatizer(component)
+            else:
+                continue
+        except Unsupported:
+            continue
+        _swap(nlp, name, batch)
+        replaced.append(name)
+    return replaced
+
+
+def _swap(nlp, name: str, component) -> None:
+    # spaCy builds components only from registered factories; the batch versions wrap an
+    # already-loaded component, so the pipeline entry is exchanged in place (same name,
+    # same position, same metadata).
+    position = nlp.pipe_names.index(name)
+    nlp._components[position] = (name, component)
+    nlp._link_components()
