@@ -43,9 +43,12 @@ def load_corpus(corpus: str) -> tuple[list[dict], list[str]]:
     return records, cleaned
 
 
-def bare_spacy(texts: list[str], *, model: str, profile: str, n_process: int) -> float:
-    """Seconds for `nlp.pipe` over `texts` (model already loaded, not timed)."""
-    nlp = load_pipeline(model, profile)
+def bare_spacy(
+    texts: list[str], *, model: str, profile: str, n_process: int, batch_components: bool = False
+) -> float:
+    """Seconds for `nlp.pipe` over `texts` (model already loaded, not timed): spaCy's own
+    pipeline, or with `batch_components` the one the flow's workers run."""
+    nlp = load_pipeline(model, profile, batch_components)
     start = time.perf_counter()
     for _ in nlp.pipe(texts, batch_size=64, n_process=n_process):
         pass
@@ -58,6 +61,9 @@ class TreeMemory:
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
         self.peak = 0
+        # Peak of each process on its own, to say which part grows (the flow process or a
+        # worker) when the tree's peak does.
+        self.peak_by_process: dict[int, tuple[str, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -71,9 +77,13 @@ class TreeMemory:
                 return
             for proc in procs:
                 try:
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
                 except psutil.NoSuchProcess:
                     continue
+                total += rss
+                role = "flow" if proc.pid == self.root.pid else "child"
+                _, before = self.peak_by_process.get(proc.pid, (role, 0))
+                self.peak_by_process[proc.pid] = (role, max(before, rss))
             self.peak = max(self.peak, total)
             self._stop.wait(0.1)
 
@@ -112,6 +122,12 @@ def run_flow(
     _, err = proc.communicate()
     wall = time.perf_counter() - start
     peak = memory.stop()
+    children = sorted(
+        (rss for role, rss in memory.peak_by_process.values() if role == "child"), reverse=True
+    )
+    flow_peak = max(
+        (rss for role, rss in memory.peak_by_process.values() if role == "flow"), default=0
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"docmill run failed:\n{err.decode()[-3000:]}")
     import duckdb
@@ -121,7 +137,14 @@ def run_flow(
         "select counters_json, n_documents from read_parquet(?) where status = 'completed'",
         [str(data_dir / "runs" / "**" / "*.parquet")],
     ).fetchone()
-    return {"wall_s": wall, "peak_rss": peak, "counters": json.loads(row[0]), "docs": row[1]}
+    return {
+        "wall_s": wall,
+        "peak_rss": peak,
+        "peak_rss_flow": flow_peak,
+        "peak_rss_children": children,
+        "counters": json.loads(row[0]),
+        "docs": row[1],
+    }
 
 
 @contextmanager
@@ -177,7 +200,7 @@ def run_bench(
     words_once = sum(words_per_doc)
     progress(f"corpus: {len(records)} documents, {words_once:,} words (x{repeat} for the flow)")
 
-    load_pipeline(model, profile)
+    load_pipeline(model, profile, False)
     bare_1 = bare_spacy(cleaned, model=model, profile=profile, n_process=1)
     progress(f"bare spaCy, 1 process: {words_once / bare_1:,.0f} words/s")
     bare_n = bare_spacy(cleaned, model=model, profile=profile, n_process=workers)
@@ -187,6 +210,15 @@ def run_bench(
     paragraphs = [text[s:e] for text in cleaned for s, e in paragraph_spans(text)]
     bare_p = bare_spacy(paragraphs, model=model, profile=profile, n_process=1)
     progress(f"bare spaCy over paragraphs, 1 process: {words_once / bare_p:,.0f} words/s")
+    # The workers replace two of spaCy's components by batch versions with identical output;
+    # the same pipeline bare shows that gain apart from the cost of the flow around it.
+    load_pipeline(model, profile, True)
+    bare_b = bare_spacy(
+        paragraphs, model=model, profile=profile, n_process=1, batch_components=True
+    )
+    progress(
+        f"docmill's spaCy pipeline over paragraphs, 1 process: {words_once / bare_b:,.0f} words/s"
+    )
 
     work = Path(tempfile.mkdtemp(prefix="docmill-bench-"))
     try:
@@ -224,6 +256,7 @@ def run_bench(
     steady = (words_full - words_tenth) / max(big["wall_s"] - small["wall_s"], 1e-9)
     startup = big["wall_s"] - words_full / steady
     wps_1, wps_n, wps_p = words_once / bare_1, words_once / bare_n, words_once / bare_p
+    wps_b = words_once / bare_b
     stages = big["counters"].get("seconds", {})
     flow_stages = big["counters"].get("flow_seconds", {})
     busy = sum(stages.values()) / workers
@@ -240,14 +273,18 @@ def run_bench(
         "bare_wps_1proc": round(wps_1),
         "bare_wps_nproc": round(wps_n),
         "bare_wps_1proc_paragraphs": round(wps_p),
+        "pipeline_wps_1proc_paragraphs": round(wps_b),
         "flow_wps": round(steady),
         "flow_docs_per_s": round(steady * len(records) / max(words_once, 1), 1),
         "flow_wall_s": round(big["wall_s"], 2),
         "ratio_limit": round(steady / (workers * wps_1), 3),
         "ratio_nproc": round(steady / wps_n, 3),
         "ratio_limit_paragraphs": round(steady / (workers * wps_p), 3),
+        "ratio_pipeline": round(steady / (workers * wps_b), 3),
         "startup_s": round(startup, 2),
         "peak_rss_mib": round(big["peak_rss"] / 2**20),
+        "peak_rss_mib_flow_process": round(big["peak_rss_flow"] / 2**20),
+        "peak_rss_mib_children": [round(rss / 2**20) for rss in big["peak_rss_children"]],
         "stage_seconds_summed_over_workers": stages,
         "flow_seconds": flow_stages,
         "prefect_and_other_s": round(flow_stages.get("shards_wall", 0) - busy, 2),
@@ -263,14 +300,20 @@ def format_report(figures: dict) -> str:
         f"  bare spaCy, n_process={figures['workers']}       "
         f"{figures['bare_wps_nproc']:>9,} words/s",
         f"  bare spaCy over paragraphs   {figures['bare_wps_1proc_paragraphs']:>9,} words/s",
+        f"  docmill pipeline, paragraphs {figures['pipeline_wps_1proc_paragraphs']:>9,} words/s",
         f"  docmill flow (steady)        {figures['flow_wps']:>9,} words/s "
         f"({figures['flow_docs_per_s']} docs/s)",
         f"  flow / ({figures['workers']} x bare 1 process)  {figures['ratio_limit']:>9.3f}",
         f"  flow / bare n_process        {figures['ratio_nproc']:>9.3f}",
         f"  flow / ({figures['workers']} x bare paragraphs)  "
         f"{figures['ratio_limit_paragraphs']:>9.3f}",
+        f"  flow / ({figures['workers']} x docmill pipeline)  {figures['ratio_pipeline']:>9.3f}",
         f"  start-up (fixed cost)        {figures['startup_s']:>9.1f} s",
         f"  peak memory, process tree    {figures['peak_rss_mib']:>9,} MiB",
+        f"    each process at its peak: flow {figures['peak_rss_mib_flow_process']:,} MiB, "
+        + "children "
+        + ", ".join(f"{mib:,}" for mib in figures["peak_rss_mib_children"])
+        + " MiB",
         f"  full flow run                {figures['flow_wall_s']:>9.1f} s",
         "  time per stage (s, summed over workers): "
         + ", ".join(f"{k} {v}" for k, v in figures["stage_seconds_summed_over_workers"].items()),
