@@ -286,7 +286,7 @@ def run_batch(
     record["finished_at"] = datetime.now(UTC)
     store.write_run_record(layout, record)
     summary = {**record, "seconds": round(time.perf_counter() - clock, 2)}
-    summary["top_entities"] = _top_entities(results)
+    summary["top_entities"] = _top_entities(shards.entity_totals)
     summary["data_dir"] = str(layout.data_dir)
     # After the run record, so the report lists this run too.
     summary["report"] = None
@@ -316,6 +316,8 @@ class ShardsDone:
     specs: list[ShardSpec]
     results: list[ShardResult]
     seconds: dict[str, float] = field(default_factory=dict)
+    # (canonical name, label) -> mentions over every shard of the batch.
+    entity_totals: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def _run_shards(
@@ -384,9 +386,18 @@ def _run_shards(
         progress = ShardProgress(
             total_shards=len(specs), total_items=len(plan.items), logger=logger
         )
+        entity_totals: Counter[tuple[str, str]] = Counter()
+
+        def on_result(result: ShardResult) -> None:
+            progress.advance(result)
+            # Merged as shards finish and dropped from the result: the futures keep every
+            # result to the end, and a shard's distinct entities run into the thousands.
+            entity_totals.update({(n, label): k for n, label, k in result.entity_counts})
+            result.entity_counts = []
+
         with progress:
-            results = _fan_out(runner, process_shard_task, specs, "shard", size, progress.advance)
-    return ShardsDone(prepared, specs, results, seconds)
+            results = _fan_out(runner, process_shard_task, specs, "shard", size, on_result)
+    return ShardsDone(prepared, specs, results, seconds, entity_totals)
 
 
 def _task_runner(settings: Settings, n_shards: int):
@@ -557,10 +568,6 @@ def _totals(plan: BatchPlan, shards: ShardsDone, parent_seconds: dict) -> dict:
     }
 
 
-def _top_entities(results: list[ShardResult], limit: int = 10) -> list[tuple[str, str, int]]:
-    merged: dict[tuple[str, str], int] = {}
-    for r in results:
-        for name, label, count in r.entity_counts:
-            merged[(name, label)] = merged.get((name, label), 0) + count
-    ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+def _top_entities(totals: Counter[tuple[str, str]], limit: int = 10) -> list[tuple[str, str, int]]:
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
     return [(name, label, count) for (name, label), count in ranked[:limit]]

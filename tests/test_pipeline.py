@@ -214,3 +214,14 @@ def test_cli_rerun_of_a_batch_without_sources_uses_its_manifest(prefect_server, 
     data_dir = tmp_path / "data"
     assert _query(data_dir, "select count(*) from documents where batch_id = 'cli'") == [(1,)]
     assert _query(data_dir, "select count(*) from runs where status = 'completed'") == [(2,)]
+
+
+def test_summary_top_entities_equal_the_published_counts(seeds_run):
+    data_dir, summary = seeds_run
+    expected = _query(
+        data_dir,
+        "select canonical, label, count(*) as n from entities group by 1, 2 "
+        "order by n desc, canonical, label limit 10",
+    )
+    assert summary["top_entities"]
+    assert [tuple(row) for row in summary["top_entities"]] == expected
