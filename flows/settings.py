@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     max_shard_docs: int = Field(200, ge=1)
     min_shard_docs: int = Field(10, ge=1)
     nlp_batch_size: int = Field(64, ge=1)
-    chunk_docs: int = Field(200, ge=1, description="Documents per spaCy memory zone.")
+    chunk_docs: int = Field(
+        64, ge=1, description="Most documents per spaCy memory zone (one row group each)."
+    )
     max_segment_chars: int = Field(10_000, ge=100, description="Longest text given to spaCy.")
     tag_duplicates: bool = Field(False, description="Tag duplicate documents too.")
     clean_steps: list[str] = Field(

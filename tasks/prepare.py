@@ -43,7 +43,7 @@ class ProcessingOptions:
     profile: str = "accurate"
     clean_steps: tuple[str, ...] = DEFAULT_STEPS
     nlp_batch_size: int = 64
-    chunk_docs: int = 200
+    chunk_docs: int = 64
     max_segment_chars: int = 10_000
     tag_duplicates: bool = False
     dedup: str = "near"  # "near" (exact + MinHash LSH), "exact" or "off"

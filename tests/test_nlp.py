@@ -120,3 +120,12 @@ def test_fast_profile_runs_without_noun_chunks():
     assert ann.sentences.num_rows >= 2
     assert ann.tokens.num_rows > 0 and ann.entities.num_rows > 0
     assert ann.noun_chunks.num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("n_docs", "limit", "size"), [(70, 64, 35), (200, 64, 50), (64, 64, 64), (5, 64, 5), (0, 64, 1)]
+)
+def test_chunks_spread_a_shard_evenly_within_the_limit(n_docs, limit, size):
+    from docmill.tasks.shard import even_chunk_size
+
+    assert even_chunk_size(n_docs, limit) == size
