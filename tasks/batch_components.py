@@ -1,8 +1,8 @@
 """Batch versions of two rule-based spaCy components, the attribute ruler and the lemmatizer.
 
 spaCy runs both token by token in Python: in `en_core_web_sm` 3.8 the attribute ruler's 179
-rules cost about 10 % of the whole pipeline and the lemmatizer another 5 % (per component,
-400 BBC articles; see docs/performance.md). Both are plain functions of a few token attributes,
+rules cost 10 % of the whole pipeline and the lemmatizer another 3 % (per component, the
+BBC corpus; see docs/performance.md). Both are plain functions of a few token attributes,
 so here a batch of Docs becomes one numpy array, each rule is a vectorised test over it, the
 lemma is computed once per distinct (text, POS, morphology) and the results go back with
 `Doc.from_array`. The results are the same as spaCy's (tests/test_batch_components.py checks
