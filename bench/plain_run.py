@@ -2,8 +2,9 @@
 
     python bench/plain_run.py ../shared/corpus/bbc [--workers 2] [--profile fast] [--json FILE]
 
-No Prefect server is configured (Prefect's ephemeral mode, unless PREFECT_API_URL is set) and
-the run's defaults apply (duplicates are found and not tagged again). The command runs on the
+No Prefect server is configured (Prefect's ephemeral mode, unless PREFECT_API_URL is set; its
+database in the user's PREFECT_HOME, as for any run, so migrations are paid once) and the
+run's defaults apply (duplicates are found and not tagged again). The command runs on the
 first tenth of the corpus's files and on all of them, each into a fresh data directory; the
 steady rate is the difference in tagged words over the difference in seconds, start-up what
 remains of the full run. Words are counted as `docmill bench` counts them (whitespace words
@@ -60,7 +61,6 @@ def main() -> None:
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     with tempfile.TemporaryDirectory(prefix="docmill-plain-run-") as work:
         work = Path(work)
-        env.setdefault("PREFECT_HOME", str(work / "prefect"))
         tenth = work / "tenth"
         for path in files[: max(1, len(files) // 10)]:
             link = tenth / path.relative_to(args.corpus)
