@@ -63,7 +63,7 @@ class TreeMemory:
         self.peak = 0
         # Peak of each process on its own, to say which part grows (the flow process or a
         # worker) when the tree's peak does.
-        self.peak_by_process: dict[int, tuple[str, int]] = {}
+        self.peak_by_process: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -81,9 +81,7 @@ class TreeMemory:
                 except psutil.NoSuchProcess:
                     continue
                 total += rss
-                role = "flow" if proc.pid == self.root.pid else "child"
-                _, before = self.peak_by_process.get(proc.pid, (role, 0))
-                self.peak_by_process[proc.pid] = (role, max(before, rss))
+                self.peak_by_process[proc.pid] = max(self.peak_by_process.get(proc.pid, 0), rss)
             self.peak = max(self.peak, total)
             self._stop.wait(0.1)
 
@@ -122,11 +120,9 @@ def run_flow(
     _, err = proc.communicate()
     wall = time.perf_counter() - start
     peak = memory.stop()
+    flow_peak = memory.peak_by_process.get(proc.pid, 0)
     children = sorted(
-        (rss for role, rss in memory.peak_by_process.values() if role == "child"), reverse=True
-    )
-    flow_peak = max(
-        (rss for role, rss in memory.peak_by_process.values() if role == "flow"), default=0
+        (rss for pid, rss in memory.peak_by_process.items() if pid != proc.pid), reverse=True
     )
     if proc.returncode != 0:
         raise RuntimeError(f"docmill run failed:\n{err.decode()[-3000:]}")
@@ -200,7 +196,6 @@ def run_bench(
     words_once = sum(words_per_doc)
     progress(f"corpus: {len(records)} documents, {words_once:,} words (x{repeat} for the flow)")
 
-    load_pipeline(model, profile, False)
     bare_1 = bare_spacy(cleaned, model=model, profile=profile, n_process=1)
     progress(f"bare spaCy, 1 process: {words_once / bare_1:,.0f} words/s")
     bare_n = bare_spacy(cleaned, model=model, profile=profile, n_process=workers)
@@ -212,7 +207,6 @@ def run_bench(
     progress(f"bare spaCy over paragraphs, 1 process: {words_once / bare_p:,.0f} words/s")
     # The workers replace two of spaCy's components by batch versions with identical output;
     # the same pipeline bare shows that gain apart from the cost of the flow around it.
-    load_pipeline(model, profile, True)
     bare_b = bare_spacy(
         paragraphs, model=model, profile=profile, n_process=1, batch_components=True
     )
