@@ -16,15 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
 
-from docmill.flows.bench import TreeMemory
+from docmill.flows.bench import timed_docmill_run
 
 
 def tagged_words(data_dir: Path) -> tuple[int, int]:
@@ -36,16 +34,9 @@ def tagged_words(data_dir: Path) -> tuple[int, int]:
 def timed_run(corpus: Path, data_dir: Path, env: dict, workers: int, profile: str) -> dict:
     command = [sys.executable, "-m", "docmill.flows.cli", "run", str(corpus)]
     command += ["--data-dir", str(data_dir), "--workers", str(workers), "--profile", profile]
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    memory = TreeMemory(proc.pid)
-    _, err = proc.communicate()
-    wall = time.perf_counter() - start
-    peak = memory.stop()
-    if proc.returncode != 0:
-        raise RuntimeError(f"docmill run failed:\n{err.decode()[-3000:]}")
+    wall, memory = timed_docmill_run(command, env)
     docs, words = tagged_words(data_dir)
-    return {"wall_s": wall, "peak_rss_mib": peak / 2**20, "documents": docs, "words": words}
+    return {"wall_s": wall, "peak_rss_mib": memory.peak / 2**20, "documents": docs, "words": words}
 
 
 def main() -> None:

@@ -91,6 +91,20 @@ class TreeMemory:
         return self.peak
 
 
+def timed_docmill_run(command: list[str], env: dict) -> tuple[float, TreeMemory]:
+    """Run a `docmill run` command; its wall seconds and the (stopped) memory sampler of its
+    process tree. Raises RuntimeError with the end of its stderr when it fails."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    memory = TreeMemory(proc.pid)
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    memory.stop()
+    if proc.returncode != 0:
+        raise RuntimeError(f"docmill run failed:\n{err.decode()[-3000:]}")
+    return wall, memory
+
+
 def run_flow(
     input_path: Path,
     data_dir: Path,
@@ -114,18 +128,12 @@ def run_flow(
     command += ["--dedup", dedup, "--tag-duplicates", "--task-runner", task_runner]
     if dask_address:
         command += ["--dask-address", dask_address]
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    memory = TreeMemory(proc.pid)
-    _, err = proc.communicate()
-    wall = time.perf_counter() - start
-    peak = memory.stop()
-    flow_peak = memory.peak_by_process.get(proc.pid, 0)
+    wall, memory = timed_docmill_run(command, env)
+    flow_peak = memory.peak_by_process.get(memory.root.pid, 0)
     children = sorted(
-        (rss for pid, rss in memory.peak_by_process.items() if pid != proc.pid), reverse=True
+        (rss for pid, rss in memory.peak_by_process.items() if pid != memory.root.pid),
+        reverse=True,
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"docmill run failed:\n{err.decode()[-3000:]}")
     import duckdb
 
     con = duckdb.connect()
@@ -135,7 +143,7 @@ def run_flow(
     ).fetchone()
     return {
         "wall_s": wall,
-        "peak_rss": peak,
+        "peak_rss": memory.peak,
         "peak_rss_flow": flow_peak,
         "peak_rss_children": children,
         "counters": json.loads(row[0]),

@@ -69,7 +69,23 @@ class _Rule:
     attrs: tuple[tuple[int, int], ...]
 
 
-class BatchAttributeRuler:
+class _BatchComponent:
+    """A pipeline component whose work is done per batch of Docs (`_apply`)."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._apply([doc])
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        for batch in minibatch(stream, size=batch_size):
+            self._apply(batch)
+            yield from batch
+
+    def _apply(self, docs: Sequence[Doc]) -> None:
+        raise NotImplementedError
+
+
+class BatchAttributeRuler(_BatchComponent):
     """Applies a loaded `AttributeRuler`'s rules to whole batches, in the same order and with
     the same precedence (a later rule overrides an earlier one)."""
 
@@ -89,15 +105,6 @@ class BatchAttributeRuler:
         self._rules = tuple(rules)
         self._read = [attr for attr, _ in sorted(columns.items(), key=lambda kv: kv[1])]
         self._write = sorted({attr for rule in rules for attr, _ in rule.attrs})
-
-    def __call__(self, doc: Doc) -> Doc:
-        self._apply([doc])
-        return doc
-
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
-        for batch in minibatch(stream, size=batch_size):
-            self._apply(batch)
-            yield from batch
 
     def _apply(self, docs: Sequence[Doc]) -> None:
         docs = [doc for doc in docs if len(doc)]
@@ -192,7 +199,7 @@ def _flag(value) -> int:
     return int(value)
 
 
-class BatchLemmatizer:
+class BatchLemmatizer(_BatchComponent):
     """Runs a loaded spaCy `Lemmatizer` once per distinct (text, POS, morphology) of a batch
     instead of once per token, keeping its rule: a lemma already set is kept unless the
     lemmatizer overwrites."""
@@ -206,15 +213,6 @@ class BatchLemmatizer:
             _index_as_sets(stock.lookups)
         self.name = getattr(stock, "name", "lemmatizer")
         self._lemmas: dict[tuple[int, int, int], str] = {}
-
-    def __call__(self, doc: Doc) -> Doc:
-        self._apply([doc])
-        return doc
-
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
-        for batch in minibatch(stream, size=batch_size):
-            self._apply(batch)
-            yield from batch
 
     def _apply(self, docs: Sequence[Doc]) -> None:
         docs = [doc for doc in docs if len(doc)]
