@@ -45,7 +45,8 @@ def _not_installed(model: str) -> ModelNotInstalled:
 def batch_components_enabled() -> bool:
     """False when DOCMILL_STOCK_SPACY_COMPONENTS=1 asks for spaCy's own attribute ruler and
     lemmatizer (same output, slower; an escape hatch should a pipeline ever disagree)."""
-    return os.environ.get("DOCMILL_STOCK_SPACY_COMPONENTS", "").strip() not in ("1", "true")
+    setting = os.environ.get("DOCMILL_STOCK_SPACY_COMPONENTS", "").strip().lower()
+    return setting not in ("1", "true", "yes")
 
 
 @functools.lru_cache(maxsize=4)
