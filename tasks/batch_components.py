@@ -105,6 +105,7 @@ class BatchAttributeRuler(_BatchComponent):
         self._rules = tuple(rules)
         self._read = [attr for attr, _ in sorted(columns.items(), key=lambda kv: kv[1])]
         self._write = sorted({attr for rule in rules for attr, _ in rule.attrs})
+        self._write_column = {attr: i for i, attr in enumerate(self._write)}
 
     def _apply(self, docs: Sequence[Doc]) -> None:
         docs = [doc for doc in docs if len(doc)]
@@ -112,18 +113,17 @@ class BatchAttributeRuler(_BatchComponent):
             return
         lengths = np.array([len(doc) for doc in docs])
         ends = np.cumsum(lengths)
-        owner = np.repeat(np.arange(len(docs)), lengths)
-        position = np.arange(int(ends[-1])) - np.repeat(ends - lengths, lengths)
+        # Tokens from each one to the end of its Doc: a match must fit inside one Doc.
+        room = np.repeat(ends, lengths) - np.arange(int(ends[-1]))
         seen = _columns(docs, self._read)
         out = _columns(docs, self._write)
         before = out.copy()
-        write_column = {attr: i for i, attr in enumerate(self._write)}
         for rule in self._rules:
-            targets = _targets(rule, seen, owner, position, lengths, self.vocab.strings)
+            targets = _targets(rule, seen, room, self.vocab.strings)
             if targets is None:
                 continue
             for attr, value in rule.attrs:
-                out[targets, write_column[attr]] = value
+                out[targets, self._write_column[attr]] = value
         changed = np.bitwise_or.reduceat((out != before).any(axis=1), ends - lengths)
         for i in np.nonzero(changed)[0]:
             docs[i].from_array(self._write, out[ends[i] - lengths[i] : ends[i]])
@@ -136,7 +136,7 @@ def _columns(docs: Sequence[Doc], attrs: list[int]) -> np.ndarray:
     return np.concatenate(arrays).astype(np.uint64, copy=False)
 
 
-def _targets(rule: _Rule, seen, owner, position, lengths, strings) -> np.ndarray | None:
+def _targets(rule: _Rule, seen, room, strings) -> np.ndarray | None:
     """Positions (in the batch) of the tokens `rule` sets, or None."""
     hits = np.zeros(len(seen), dtype=bool)
     any_hit = False
@@ -151,8 +151,7 @@ def _targets(rule: _Rule, seen, owner, position, lengths, strings) -> np.ndarray
                 match &= ok
             if not match.any():
                 break
-        # A match must lie inside one Doc.
-        match &= position + width <= lengths[owner]
+        match &= width <= room
         if not match.any():
             continue
         starts = np.nonzero(match)[0]
