@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 
-.PHONY: install browser run test lint format docs serve server clean
+.PHONY: install browser postgres run test lint format docs serve server clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,19 @@ browser:
 			echo "chromium is not installed: the browser test will be skipped (install Debian's chromium)"; \
 		fi; }
 
+# The catalog tests start their own PostgreSQL cluster (Debian's server binaries; initdb, pg_ctl).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else \
+			echo "PostgreSQL is not installed: the PostgreSQL catalog test will be skipped (install Debian's postgresql)"; \
+		fi; }
+
 run: install
 	$(BIN)/docmill run seeds --data-dir $(DATA_DIR)
 
-test: install browser
+test: install browser postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q

@@ -1,95 +1,93 @@
-"""How much compaction speeds up a warehouse of many small batches.
+"""A lake of many small batches: first queries, the report and a small run, before and after
+`docmill compact`.
 
-    python bench/compaction.py DATA_DIR [--batches 200] [--repeat 5] [--json FILE]
+    python bench/compaction.py DATA_DIR [--batches 1 200 2000] [--repeat 5] [--small-run DIR]
+                               [--json FILE]
 
 DATA_DIR holds processed batches (e.g. `docmill run ../shared/corpus/bbc --data-dir DATA_DIR`).
-Their documents are dealt round-robin into `--batches` batches of a fresh warehouse (every
-table's rows follow their document; rejects follow their source), published in the layout the
-pipeline writes: one version each, cut into shards by the planner's rule (tasks/plan.py), one
-file per shard and table: the warehouse 200 small scheduled runs would leave. The query is
-timed on a new read-only connection each time (median of `--repeat`; the connection's opening
-is timed apart), before and after `docmill compact`, and the answers are compared in full.
+Their current rows are dealt round-robin by document into N batches of a fresh lake (every
+table's rows follow their document; rejects are dealt round-robin too), each staged as the pipeline
+stages it (one shard per planner cut, one file per shard and table) and published through
+`tasks/lake.py` as a run publishes: the lake N scheduled runs would leave (small tables inlined
+in the catalog, larger ones registered files). On each lake, timed on new read-only
+connections (median of `--repeat`; opening timed apart): QUERY as the first query, the same
+query in a warm session, and `docmill report`; then again after compaction, with every answer
+compared in full. With `--small-run DIR`, `docmill run DIR` (a few documents) is timed on the
+lake and on an empty one, from outside, as a user runs it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from docmill.tasks import plan, schemas, store
-from docmill.warehouse import lake_scan
+from docmill.tasks import lake, plan, schemas
+from docmill.tasks.store import Layout, ShardWriter, remove_staging
 from docmill.warehouse.build import build_warehouse
-from docmill.warehouse.compact import compact
 from docmill.warehouse.query import connect_read_only
+from docmill.warehouse.report import write_report
+from docmill.warehouse.upkeep import upkeep
 
 QUERY = "select canonical, count(*) from entities group by 1 order by 2 desc, 1 limit 20"
 FULL_ANSWER = "select canonical, label, count(*) from entities group by all order by all"
 
 
-def split_into_batches(source: Path, target: Path, n_batches: int) -> int:
-    """Write `n_batches` batches under `target` from the current rows of `source`."""
-    con = duckdb.connect(":memory:")
-    lake_scan.write_placeholders(store.Layout(source.resolve()))
-    for statement in lake_scan.lake_ddl(store.Layout(source.resolve())):
-        con.execute(statement)
-    doc_ids = [
-        row[0]
-        for row in con.execute("select distinct doc_id from lake.documents order by 1").fetchall()
-    ]
+def current_rows(source: Path) -> dict[str, pa.Table]:
+    with connect_read_only(source) as con:
+        return {
+            table: con.execute(f"select * from stored.{table}").to_arrow_table()
+            for table in schemas.BATCH_TABLES
+        }
+
+
+def split_into_batches(
+    rows: dict[str, pa.Table], target: Path, n_batches: int, progress
+) -> tuple[int, float]:
+    """Publish `n_batches` batches into `target`; the documents and the publish seconds."""
+    doc_ids = sorted(set(rows["documents"].column("doc_id").to_pylist()))
     batch_of = {doc_id: n % n_batches for n, doc_id in enumerate(doc_ids)}
     shard_of = _shards(batch_of)
-    lookup = pa.table(
-        {
-            "doc_id": list(batch_of),
-            "batch_no": list(batch_of.values()),
-            "shard_no": [shard_of[doc_id] for doc_id in batch_of],
-        }
-    )
-    con.register("batch_of", lookup)
-    tables = {
-        table: con.sql(
-            "select t.* exclude (batch, version), b.batch_no, b.shard_no "
-            f'from lake."{table}" t join batch_of b using (doc_id)'
-            if table != "rejects"
-            else f"select t.* exclude (batch, version), hash(t.source_uri) % {n_batches} "
-            f'as batch_no, 0 as shard_no from lake."{table}" t'
-        ).to_arrow_table()
-        for table in lake_scan.VIEW_TABLES
-    }
-    layout = store.Layout(target.resolve())
+    layout = Layout.at(target)
+    build_warehouse(target)
+    reject_batch = pa.array([n % n_batches for n in range(rows["rejects"].num_rows)])
+    published_seconds = 0.0
     for batch_no in range(n_batches):
         batch_id = f"small-{batch_no:04d}"
-        version_dir = layout.batch_dir(batch_id) / f"version={store.new_version()}"
-        n_shards = 1 + max((shard_of[d] for d, b in batch_of.items() if b == batch_no), default=0)
-        for table, rows in tables.items():
-            in_batch = rows.filter(pc.equal(rows["batch_no"], batch_no))
-            if "batch_id" in in_batch.column_names:
-                in_batch = in_batch.set_column(
-                    in_batch.column_names.index("batch_id"),
-                    "batch_id",
-                    pa.array([batch_id] * in_batch.num_rows, pa.string()),
-                )
-            schema = schemas.with_version(schemas.BATCH_TABLES[table], table)
-            (version_dir / table).mkdir(parents=True)
-            for shard_no in range(n_shards):  # every shard writes every table, rows or not
-                part = in_batch.filter(pc.equal(in_batch["shard_no"], shard_no))
-                pq.write_table(
-                    part.select(schema.names).cast(schema),
-                    version_dir / table / store.part_file_name(shard_no),
-                )
-    con.close()
-    return len(doc_ids)
+        members = {d for d, b in batch_of.items() if b == batch_no}
+        n_shards = 1 + max((shard_of[d] for d in members), default=0)
+        shard_dirs = []
+        for shard_no in range(n_shards):
+            shard_docs = pa.array(sorted(d for d in members if shard_of[d] == shard_no))
+            shard_dir = layout.shard_dir(batch_id, f"bench-{shard_no}")
+            writer = ShardWriter(shard_dir, batch_id=batch_id)
+            for table, data in rows.items():
+                if table == "rejects":
+                    if shard_no:
+                        continue
+                    part = data.filter(pc.equal(reject_batch, batch_no))
+                else:
+                    part = data.filter(pc.is_in(data["doc_id"], shard_docs))
+                writer.write(table, part)
+            writer.commit({})
+            shard_dirs.append(shard_dir)
+        started = time.perf_counter()
+        lake.publish_batch(layout, batch_id, shard_dirs, {"n_input": len(members), "items": []})
+        published_seconds += time.perf_counter() - started
+        remove_staging(layout, batch_id)
+        if (batch_no + 1) % 100 == 0:
+            progress(f"  {batch_no + 1}/{n_batches} batches published")
+    return len(doc_ids), published_seconds
 
 
 def _shards(batch_of: dict[str, int]) -> dict[str, int]:
@@ -105,10 +103,10 @@ def _shards(batch_of: dict[str, int]) -> dict[str, int]:
     return shard_of
 
 
-def time_query(data_dir: Path, repeat: int) -> dict:
-    """Median seconds to open a connection, to answer QUERY as its first query (a one-shot
-    client) and as a repeated query in one session; the answers."""
-    opening, first, repeated = [], [], []
+def time_lake(data_dir: Path, repeat: int) -> dict:
+    """Median seconds to open a connection, to answer QUERY first and warm, and to write the
+    report; the answers."""
+    opening, first, warm, report = [], [], [], []
     for _ in range(repeat):
         started = time.perf_counter()
         with connect_read_only(data_dir) as con:
@@ -120,65 +118,93 @@ def time_query(data_dir: Path, repeat: int) -> dict:
         for _ in range(repeat):
             started = time.perf_counter()
             con.execute(QUERY).fetchall()
-            repeated.append(time.perf_counter() - started)
+            warm.append(time.perf_counter() - started)
         full = con.execute(FULL_ANSWER).fetchall()
+    with tempfile.TemporaryDirectory() as out:
+        for _ in range(max(1, repeat // 2)):
+            started = time.perf_counter()
+            write_report(data_dir, Path(out))
+            report.append(time.perf_counter() - started)
     return {
         "connect_s": statistics.median(opening),
         "first_query_s": statistics.median(first),
-        "session_query_s": statistics.median(repeated),
+        "session_query_s": statistics.median(warm),
+        "report_s": statistics.median(report),
         "top": top,
         "full": full,
     }
 
 
+def timed_small_run(corpus: Path, data_dir: Path, repeat: int) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    walls = []
+    for n in range(repeat):
+        command = [sys.executable, "-m", "docmill.flows.cli", "run", str(corpus)]
+        command += ["--data-dir", str(data_dir), "--batch-id", f"small-run-{n}"]
+        started = time.perf_counter()
+        subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
+        walls.append(time.perf_counter() - started)
+    return statistics.median(walls)
+
+
+def data_files(data_dir: Path) -> int:
+    return sum(1 for _ in (data_dir / "tables").rglob("*.parquet"))
+
+
+def bench_batches(rows, n_batches: int, args, progress) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"docmill-compaction-{n_batches}-"))
+    try:
+        progress(f"{n_batches} batches: publishing")
+        n_docs, publish_s = split_into_batches(rows, work, n_batches, progress)
+        figures = {"documents": n_docs, "batches": n_batches}
+        figures["publish_s_mean"] = round(publish_s / n_batches, 4)
+        figures["files_before"] = data_files(work)
+        progress(f"{n_batches} batches: timing")
+        before = time_lake(work, args.repeat)
+        if args.small_run:
+            figures["small_run_s"] = round(timed_small_run(args.small_run, work, 3), 2)
+        compaction = upkeep(work, merge=True, retention_days=30, grace_seconds=0)
+        figures["compaction_s"] = round(compaction.seconds, 2)
+        figures["files_after"] = data_files(work)
+        after = time_lake(work, args.repeat)
+        for when, times in (("before", before), ("after", after)):
+            for name in ("connect_s", "first_query_s", "session_query_s", "report_s"):
+                figures[f"{name}_{when}"] = round(times[name], 4)
+        figures["identical_top20"] = before["top"] == after["top"]
+        figures["identical_full"] = before["full"] == after["full"]
+        return figures
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path, help="a data directory with processed batches")
-    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 200, 2000])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--small-run", type=Path, help="a few documents to run on each lake")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="docmill-compaction-bench-"))
-    try:
-        n_docs = split_into_batches(args.data_dir, work, args.batches)
-        build_warehouse(work)
-        loose = sum(
-            1
-            for table in lake_scan.VIEW_TABLES
-            for _ in (work / "lake").glob(f"batch=small-*/version=*/{table}/*.parquet")
-        )
-        before = time_query(work, args.repeat)
-        result = compact(work, grace_seconds=0)
-        after = time_query(work, args.repeat)
-        figures = {
-            "documents": n_docs,
-            "batches": args.batches,
-            "files_before": loose,
-            "files_after": sum(t.files for t in result.tables.values()),
-            "entities_rows": result.tables["entities"].rows,
-            "query": QUERY,
-            **{
-                f"{figure}_{when}": round(times[figure], 4)
-                for when, times in (("before", before), ("after", after))
-                for figure in ("connect_s", "first_query_s", "session_query_s")
-            },
-            "speedup_first_query": round(before["first_query_s"] / after["first_query_s"], 2),
-            "speedup_session_query": round(before["session_query_s"] / after["session_query_s"], 2),
-            "speedup_with_connect": round(
-                (before["connect_s"] + before["first_query_s"])
-                / (after["connect_s"] + after["first_query_s"]),
-                2,
-            ),
-            "compaction_s": round(result.seconds, 2),
-            "identical_top20": before["top"] == after["top"],
-            "identical_full": before["full"] == after["full"],
-        }
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps(figures, indent=1))
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    rows = current_rows(args.data_dir)
+    figures: dict = {"query": QUERY, "lakes": []}
+    if args.small_run:
+        empty = Path(tempfile.mkdtemp(prefix="docmill-compaction-empty-"))
+        try:
+            figures["small_run_s_empty_lake"] = round(timed_small_run(args.small_run, empty, 3), 2)
+        finally:
+            shutil.rmtree(empty, ignore_errors=True)
+    for n_batches in args.batches:
+        figures["lakes"].append(bench_batches(rows, n_batches, args, progress))
+        print(json.dumps(figures["lakes"][-1], indent=1), flush=True)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
-    return 0 if figures["identical_full"] and figures["identical_top20"] else 1
+    identical = all(lake["identical_full"] and lake["identical_top20"] for lake in figures["lakes"])
+    return 0 if identical else 1
 
 
 if __name__ == "__main__":

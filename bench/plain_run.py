@@ -20,14 +20,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import duckdb
-
 from docmill.flows.bench import timed_docmill_run
+from docmill.warehouse.query import connect_read_only
 
 
 def tagged_words(data_dir: Path) -> tuple[int, int]:
-    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
-    texts = con.execute("select text from documents where tagged").fetchall()
+    with connect_read_only(data_dir) as con:
+        texts = con.execute("select text from documents where tagged").fetchall()
     return len(texts), sum(len(text.split()) for (text,) in texts)
 
 

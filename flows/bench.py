@@ -134,13 +134,12 @@ def run_flow(
         (rss for pid, rss in memory.peak_by_process.items() if pid != memory.root.pid),
         reverse=True,
     )
-    import duckdb
+    from docmill.warehouse.query import connect_read_only
 
-    con = duckdb.connect()
-    row = con.execute(
-        "select counters_json, n_documents from read_parquet(?) where status = 'completed'",
-        [str(data_dir / "runs" / "**" / "*.parquet")],
-    ).fetchone()
+    with connect_read_only(data_dir) as con:
+        row = con.execute(
+            "select counters_json, n_documents from runs where status = 'completed'"
+        ).fetchone()
     return {
         "wall_s": wall,
         "peak_rss": memory.peak,

@@ -73,8 +73,57 @@ def _parser() -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", help="run a read-only SQL query against the views")
     sql.add_argument("query", help='e.g. "select * from entity_counts limit 10"')
     _data_dir_option(sql)
+    _snapshot_options(sql)
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.set_defaults(handler=_cmd_sql)
+
+    history = sub.add_parser(
+        "history", help="list the lake's snapshots (each publish, run record, view build, upkeep)"
+    )
+    history.add_argument("batch", nargs="?", metavar="BATCH", help="only the publishes of BATCH")
+    _data_dir_option(history)
+    history.set_defaults(handler=_cmd_history)
+
+    diff = sub.add_parser(
+        "diff", help="what the last publish of a batch changed against the one before"
+    )
+    diff.add_argument("batch", metavar="BATCH")
+    _data_dir_option(diff)
+    diff.set_defaults(handler=_cmd_diff)
+
+    export = sub.add_parser(
+        "export", help="write views as plain Parquet files any engine reads (polars, Spark, ...)"
+    )
+    export.add_argument("views", nargs="*", metavar="VIEW", help="views to export, e.g. tokens")
+    export.add_argument("--all", action="store_true", help="export every view")
+    export.add_argument("--out", type=Path, required=True, help="folder for <view>.parquet")
+    _data_dir_option(export)
+    _snapshot_options(export)
+    export.set_defaults(handler=_cmd_export)
+
+    shell = sub.add_parser(
+        "shell", help="the DuckDB CLI with the lake attached read-only and its views in scope"
+    )
+    _data_dir_option(shell)
+    _snapshot_options(shell)
+    shell.add_argument(
+        "--print-sql",
+        action="store_true",
+        help="print the statements that attach the lake (for another DuckDB client) and exit",
+    )
+    shell.set_defaults(handler=_cmd_shell)
+
+    migrate = sub.add_parser(
+        "migrate", help="move a data directory written before the catalog into it"
+    )
+    _data_dir_option(migrate)
+    migrate.add_argument(
+        "--remove-old",
+        action="store_true",
+        help="delete the old folders once the catalog is verified (default: move them into "
+        "_migrated/<time>/)",
+    )
+    migrate.set_defaults(handler=_cmd_migrate)
 
     bench = sub.add_parser(
         "bench", help="throughput and peak memory of the flow against bare spaCy"
@@ -108,12 +157,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--limit", type=int, help="most flow runs at once")
     serve.set_defaults(handler=_cmd_serve)
 
-    views = sub.add_parser("views", help="(re)build the views of warehouse.duckdb and list them")
+    views = sub.add_parser("views", help="(re)build the views in the lake's catalog and list them")
     _data_dir_option(views)
     views.set_defaults(handler=_cmd_views)
 
     compact = sub.add_parser(
-        "compact", help="merge small Parquet files into few large ones (views unchanged)"
+        "compact",
+        help="move inlined rows to Parquet, merge small files, expire old snapshots, delete "
+        "unused files (views unchanged)",
     )
     _data_dir_option(compact)
     compact.add_argument(
@@ -161,13 +212,32 @@ def _data_dir_option(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         help="data directory: a path or s3://bucket/prefix (default: $DOCMILL_DATA_DIR or ./data)",
     )
+    parser.add_argument(
+        "--catalog",
+        metavar="URL",
+        help="the lake's catalog: postgresql://user@host:port/db for several machines, or a "
+        "SQLite file (default: $DOCMILL_CATALOG, else catalog.sqlite in the data directory)",
+    )
+
+
+def _snapshot_options(parser: argparse.ArgumentParser) -> None:
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
+        "--as-of",
+        metavar="TIMESTAMP",
+        help="read the lake as it was at this time (ISO 8601, e.g. 2026-12-01T09:30:00Z)",
+    )
+    when.add_argument(
+        "--snapshot", type=int, metavar="N", help="read the lake at snapshot N (docmill history)"
+    )
 
 
 def _data_dir(args: argparse.Namespace) -> Location:
     from docmill.flows.settings import load_settings
     from docmill.tasks import storage
 
-    return storage.location(load_settings(data_dir=args.data_dir).data_dir)
+    settings = load_settings(data_dir=args.data_dir, catalog=getattr(args, "catalog", None))
+    return storage.location(settings.data_dir)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:
@@ -188,6 +258,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(
             data_dir=args.data_dir,
+            catalog=args.catalog,
             model=args.model,
             workers=args.workers,
             task_runner=args.task_runner,
@@ -281,14 +352,167 @@ def _warehouse_counts(data_dir: str, batch_id: str) -> dict[str, int] | None:
 def _cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    from docmill.tasks.catalog import CatalogError
     from docmill.warehouse.query import WarehouseMissing, run_query
 
     try:
-        print(run_query(_data_dir(args), args.query, fmt=args.format))
-    except WarehouseMissing as err:
+        print(
+            run_query(
+                _data_dir(args),
+                args.query,
+                fmt=args.format,
+                snapshot_version=args.snapshot,
+                snapshot_time=args.as_of,
+            )
+        )
+    except (WarehouseMissing, CatalogError) as err:
         return _fail(str(err))
     except duckdb.Error as err:
         return _fail(f"query failed: {err}")
+    return EXIT_OK
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from docmill.tasks.catalog import CatalogError
+    from docmill.warehouse.history import snapshots
+    from docmill.warehouse.query import WarehouseMissing, format_table
+
+    try:
+        found = snapshots(_data_dir(args), args.batch)
+    except (WarehouseMissing, CatalogError) as err:
+        return _fail(str(err))
+    if args.batch and not found:
+        return _fail(f"batch {args.batch!r} has no publish in the kept history")
+    rows = [
+        (
+            s.snapshot_id,
+            s.time.astimezone().strftime("%Y-%m-%d %H:%M:%S%z"),
+            s.kind,
+            s.batch_id,
+            s.run_id,
+            s.rows_in,
+            s.rows_out,
+            s.message,
+        )
+        for s in found
+    ]
+    columns = ["snapshot", "time", "kind", "batch", "run", "rows_in", "rows_out", "message"]
+    print(format_table(columns, rows, max_cell_width=60), end="")
+    return EXIT_OK
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from docmill.tasks.catalog import CatalogError
+    from docmill.warehouse.history import HistoryError, diff_batch
+    from docmill.warehouse.query import WarehouseMissing
+
+    try:
+        diff = diff_batch(_data_dir(args), args.batch)
+    except (WarehouseMissing, CatalogError, HistoryError) as err:
+        return _fail(str(err))
+    except duckdb.Error as err:
+        return _fail(f"comparing the versions failed: {err}")
+    before, after = diff.before, diff.after
+    print(
+        f"batch {diff.batch_id}: snapshot {before.snapshot_id} ({before.time:%Y-%m-%d %H:%M}, "
+        f"version {before.version}) -> snapshot {after.snapshot_id} "
+        f"({after.time:%Y-%m-%d %H:%M}, version {after.version})"
+    )
+    print(
+        f"documents: {len(diff.added)} added, {len(diff.removed)} removed, "
+        f"{len(diff.changed)} changed, {diff.unchanged} unchanged"
+    )
+    for sign, doc_ids in (("+", diff.added), ("-", diff.removed), ("~", diff.changed)):
+        for doc_id in doc_ids:
+            title = diff.titles.get(doc_id)
+            print(f"  {sign} {doc_id}" + (f"  {title}" if title else ""))
+    print(f"entity mentions: {len(diff.gained)} gained, {len(diff.lost)} lost")
+    for sign, entries in (("+", diff.gained), ("-", diff.lost)):
+        for name, label, n in entries:
+            print(f"  {sign}{n} {name} ({label})")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from docmill.tasks.catalog import CatalogError
+    from docmill.warehouse.build import VIEW_NAMES
+    from docmill.warehouse.export import UnknownView, export_views
+    from docmill.warehouse.query import WarehouseMissing
+
+    views = list(VIEW_NAMES) if args.all else args.views
+    if not views:
+        return _fail("name the views to export (e.g. documents tokens), or give --all", EXIT_USAGE)
+    try:
+        done = export_views(
+            _data_dir(args),
+            views,
+            args.out,
+            snapshot_version=args.snapshot,
+            snapshot_time=args.as_of,
+        )
+    except UnknownView as err:
+        return _fail(str(err), EXIT_USAGE)
+    except (WarehouseMissing, CatalogError) as err:
+        return _fail(str(err))
+    except (duckdb.Error, OSError) as err:
+        return _fail(f"export failed: {err}")
+    for item in done:
+        print(f"{item.path}  {item.rows:,} rows")
+    return EXIT_OK
+
+
+def _cmd_shell(args: argparse.Namespace) -> int:
+    from docmill.tasks.catalog import CatalogError
+    from docmill.warehouse.shell import ShellMissing, shell_command, shell_statements
+
+    data_dir = _data_dir(args)
+    try:
+        statements = shell_statements(
+            data_dir, snapshot_version=args.snapshot, snapshot_time=args.as_of
+        )
+        if args.print_sql:
+            print("\n".join(f"{statement};" for statement in statements))
+            return EXIT_OK
+        command = shell_command(statements)
+    except (ShellMissing, CatalogError) as err:
+        return _fail(str(err))
+    os.execv(command[0], command)
+    return EXIT_FAILED  # not reached: exec replaces this process
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from docmill.tasks.catalog import CatalogError
+    from docmill.warehouse.migrate import MigrationError, has_old_layout, migrate
+
+    data_dir = _data_dir(args)
+    if not has_old_layout(data_dir):
+        print(f"{data_dir}: no data in the earlier layout; nothing to migrate")
+        return EXIT_OK
+    try:
+        result = migrate(
+            data_dir,
+            remove_old=args.remove_old,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except (MigrationError, CatalogError, duckdb.Error, OSError) as err:
+        return _fail(f"migration failed: {err}")
+    print(
+        f"{len(result.batches)} batches migrated, {len(result.skipped)} already in the catalog, "
+        f"{result.runs} runs; verified: "
+        + ", ".join(f"{table} {rows:,}" for table, rows in sorted(result.rows.items()))
+    )
+    if result.moved_to:
+        print(f"the old folders are in {result.moved_to}; delete them when you no longer need them")
+    elif result.removed:
+        print("the old folders were deleted")
+    else:
+        print("the old folders stay in place; `docmill migrate --remove-old` deletes them")
     return EXIT_OK
 
 
@@ -351,48 +575,50 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_compact(args: argparse.Namespace) -> int:
     from docmill.flows.settings import load_settings
-    from docmill.warehouse.build import WarehouseBusy
-    from docmill.warehouse.compact import CompactionError, compact
+    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.store import Layout
+    from docmill.warehouse.upkeep import upkeep
 
+    settings = load_settings(data_dir=args.data_dir)
     data_dir = _data_dir(args)
-    if not (data_dir / "lake").is_dir():
-        return _fail(f"no lake under {data_dir}: nothing to compact")
-    grace = args.grace_seconds
-    if grace is None:
-        grace = load_settings(data_dir=str(data_dir)).gc_grace_seconds
+    if not Layout(data_dir).catalog.exists():
+        return _fail(f"no catalog for {data_dir}: nothing to compact")
+    grace = settings.gc_grace_seconds if args.grace_seconds is None else args.grace_seconds
     try:
-        result = compact(data_dir, grace_seconds=grace)
-    except (CompactionError, WarehouseBusy) as err:
+        result = upkeep(
+            data_dir,
+            merge=True,
+            retention_days=settings.snapshot_retention_days,
+            grace_seconds=grace,
+        )
+    except CatalogError as err:
         return _fail(str(err))
     print(
-        f"generation {result.generation}: {result.batches} batches, "
-        f"{result.loose_files_before} small files merged in {result.seconds:.1f} s"
+        f"{result.rows_flushed:,} inlined rows moved to Parquet; "
+        f"{sum(result.files_merged.values()):,} files merged into "
+        f"{sum(result.files_written.values()):,} in {result.seconds:.1f} s"
     )
-    for name, table in result.tables.items():
-        print(
-            f"  {name:<12} {table.rows:>10,} rows  {table.files} file(s)  "
-            f"{table.row_groups} row groups"
-        )
-    if result.removed:
-        print(f"{len(result.removed)} replaced paths removed")
-    else:
-        print(
-            f"the replaced files stay {grace:g} s for running queries, which read them until "
-            "the next `docmill compact` or rebuild-warehouse run removes them; queries get "
-            "faster from then on"
-        )
+    for name, merged in sorted(result.files_merged.items()):
+        print(f"  {name:<12} {merged:>6,} files -> {result.files_written.get(name, 0):,}")
+    print(
+        f"{result.snapshots_expired:,} snapshots older than "
+        f"{settings.snapshot_retention_days:g} days expired; {result.files_deleted:,} unused "
+        f"files deleted (files unused for less than {grace:g} s stay for running queries)"
+    )
     return EXIT_OK
 
 
 def _cmd_views(args: argparse.Namespace) -> int:
-    from docmill.warehouse.build import WarehouseBusy, build_warehouse, warehouse_path
+    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.store import Layout
+    from docmill.warehouse.build import build_warehouse
 
     data_dir = _data_dir(args)
     try:
         names = build_warehouse(data_dir)
-    except WarehouseBusy as err:
+    except CatalogError as err:
         return _fail(str(err))
-    print(f"{warehouse_path(data_dir)}: {len(names)} views")
+    print(f"{Layout(data_dir).catalog.describe()}: {len(names)} views")
     for name in names:
         print(f"  {name}")
     return EXIT_OK

@@ -37,7 +37,7 @@ from docmill.flows.settings import (
     WorkersParam,
     load_settings,
 )
-from docmill.tasks import storage, store
+from docmill.tasks import lake, storage, store
 from docmill.tasks.dedup import Duplicate, batch_duplicates
 from docmill.tasks.ingest import plan_items, resolve_sources
 from docmill.tasks.nlp import model_identity, model_language
@@ -57,7 +57,7 @@ from docmill.tasks.prepare import (
 )
 from docmill.tasks.records import Reject, SourceItem
 from docmill.tasks.shard import ShardResult, ShardSpec, process_shard
-from docmill.warehouse.build import WarehouseBusy, build_warehouse, views_up_to_date
+from docmill.warehouse.build import build_warehouse, views_up_to_date
 from docmill.warehouse.report import write_report
 
 
@@ -85,10 +85,12 @@ def process_shard_task(spec: ShardSpec) -> ShardResult:
 
 
 @task(name="publish-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def publish_task(data_dir: str, batch_id: str, shard_dirs: list[str], manifest: dict) -> str:
+def publish_task(
+    data_dir: str, batch_id: str, shard_dirs: list[str], manifest: dict, run_record: dict
+) -> lake.Published:
     layout = store.Layout.at(data_dir)
     shards = [storage.location(p) for p in shard_dirs]
-    return store.publish_batch(layout, batch_id, shards, manifest)
+    return lake.publish_batch(layout, batch_id, shards, manifest, run_record=run_record)
 
 
 @task(name="refresh-views", cache_policy=NO_CACHE)
@@ -186,7 +188,7 @@ BatchInput = Iterable[SourceItem] | tuple[list[SourceItem], list[Reject]]
 
 def recorded_input(layout: store.Layout, batch_id: str) -> BatchInput | None:
     """The items of an unfinished attempt of the batch, else of its published version."""
-    manifest = store.read_staged_plan(layout, batch_id) or store.latest_manifest(layout, batch_id)
+    manifest = store.read_staged_plan(layout, batch_id) or lake.batch_manifest(layout, batch_id)
     return items_from_manifest(manifest) if manifest else None
 
 
@@ -241,7 +243,7 @@ def run_batch(
             if plan.n_input == 0:
                 logger.info("batch %s: nothing to process", batch_id)
                 record.update(status="nothing_new", finished_at=datetime.now(UTC))
-                store.write_run_record(layout, record)
+                lake.write_run_record(layout, record)
                 return {**record, "data_dir": str(layout.data_dir), "top_entities": []}
             store.write_staged_plan(layout, batch_id, plan.manifest())
             parent_seconds = {"plan": time.perf_counter() - stage_clock}
@@ -257,45 +259,53 @@ def run_batch(
             parent_seconds.update(shards.seconds, shards_wall=time.perf_counter() - stage_clock)
             results = shards.results
             stage_clock = time.perf_counter()
+            # Before publishing, so the new batch is never visible through outdated views.
+            refresh_views_task(str(layout.data_dir))
+            parent_seconds["views"] = time.perf_counter() - stage_clock
             shard_dirs = [str(layout.shard_dir(batch_id, s.shard_key)) for s in shards.specs]
             shard_dirs.append(str(_stage_planning_rejects(layout, plan, run_id)))
-            version = publish_task(str(layout.data_dir), batch_id, shard_dirs, plan.manifest())
-            logger.info("published batch %s as version %s", batch_id, version)
-            store.collect_garbage(layout, batch_id, grace_seconds=settings.gc_grace_seconds)
-            parent_seconds["publish"] = time.perf_counter() - stage_clock
+            record.update(_totals(plan, shards, parent_seconds), status="completed")
+            # The run's row commits with the batch: a published batch is never left recorded
+            # as failed, and a failed publish never as completed.
+            published = publish_task(
+                str(layout.data_dir), batch_id, shard_dirs, plan.manifest(), record
+            )
+            logger.info(
+                "published batch %s as version %s (snapshot %s) in %.2f s",
+                batch_id,
+                published.version,
+                published.snapshot_id,
+                published.seconds,
+            )
     except BaseException as err:
         record.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
         record["finished_at"] = datetime.now(UTC)
         try:
-            store.write_run_record(layout, record)
+            lake.write_run_record(layout, record)
         except Exception as unrecorded:
             # The run's own error matters more than its record.
             logger.warning("the failed run could not be recorded: %s", unrecorded)
         raise
-    if layout.on_object_store:
-        # The views count a version once its manifest has settled (warehouse/lake_scan.py);
-        # waiting for that lets the report and the summary include this batch.
-        time.sleep(storage.publish_settle_seconds())
-    stage_clock = time.perf_counter()
     try:
-        refresh_views_task(str(layout.data_dir))
-    except WarehouseBusy as busy:
-        logger.warning("views not refreshed (%s); the data is published regardless", busy)
-    parent_seconds["views"] = time.perf_counter() - stage_clock
-    record.update(_totals(plan, shards, parent_seconds), status="completed", batch_version=version)
-    record["finished_at"] = datetime.now(UTC)
-    store.write_run_record(layout, record)
+        store.remove_staging(layout, batch_id)
+    except OSError as err:
+        logger.warning("the spent staging of batch %s stays behind: %s", batch_id, err)
+    record.update(batch_version=published.version, finished_at=published.committed_at)
     summary = {**record, "seconds": round(time.perf_counter() - clock, 2)}
+    summary["publish_seconds"] = round(published.seconds, 3)
+    summary["snapshot_id"] = published.snapshot_id
     summary["top_entities"] = _top_entities(shards.entity_totals)
     summary["data_dir"] = str(layout.data_dir)
-    # After the run record, so the report lists this run too.
     summary["report"] = None
     if settings.refresh_report:
         try:
             summary["report"] = write_report_task(str(layout.data_dir))
         except Exception as err:
             logger.warning("report not written (%s); the data is published regardless", err)
-    publish_artifacts(summary, shards.prepared, results)
+    try:
+        publish_artifacts(summary, shards.prepared, results)
+    except Exception as err:
+        logger.warning("Prefect artifacts not written (%s); the data is published regardless", err)
     logger.info(
         "batch %s: %d documents, %d rejected, %d duplicates, %d tokens, %d entities",
         batch_id,
@@ -521,7 +531,7 @@ def _stage_planning_rejects(layout: store.Layout, plan: BatchPlan, run_id: str) 
     listed = json.dumps([(r.source_uri, r.reason) for r in plan.rejects]).encode()
     key = "plan-" + hashlib.sha256(listed).hexdigest()[:16]
     shard_dir = layout.shard_dir(plan.batch_id, key)
-    writer = store.ShardWriter(shard_dir)
+    writer = store.ShardWriter(shard_dir, batch_id=plan.batch_id)
     writer.write("rejects", rejects_table(plan.batch_id, run_id, plan.rejects))
     writer.commit({"planning_rejects": len(plan.rejects)})
     return shard_dir

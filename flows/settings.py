@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from docmill.tasks import storage
+from docmill.tasks import catalog, storage
 from docmill.tasks.clean import DEFAULT_STEPS, resolve_steps
 from docmill.tasks.quality import QualityThresholds
 
@@ -68,8 +68,16 @@ class Settings(BaseSettings):
     refresh_report: bool = Field(
         True, description="Rewrite <data dir>/report/index.html after each published batch."
     )
+    catalog: str | None = Field(
+        None,
+        description="Catalog: postgresql://user@host:port/db for several machines, or a SQLite "
+        "file; default: catalog.sqlite in the data directory (or its local state directory).",
+    )
     gc_grace_seconds: float = Field(
-        600.0, ge=0, description="How long a replaced batch version stays for running readers."
+        600.0, ge=0, description="How long an unused data file stays for running readers."
+    )
+    snapshot_retention_days: float = Field(
+        30.0, ge=0, description="How long snapshots (time travel, replaced versions) are kept."
     )
     lock_wait_seconds: float = Field(0.0, ge=0, description="Wait this long for a busy batch.")
     inbox: str = Field("inbox", description="Folder or glob the process-inbox deployment reads.")
@@ -83,6 +91,13 @@ class Settings(BaseSettings):
         text = str(value)
         storage.location(text)  # raises a clear error for an unsupported scheme
         return text
+
+    @field_validator("catalog")
+    @classmethod
+    def _usable_catalog(cls, value: str | None) -> str | None:
+        if value:
+            catalog.parse_catalog(value)  # raises a clear error for a malformed URL
+        return value or None
 
     @field_validator("clean_steps")
     @classmethod
@@ -101,8 +116,10 @@ def load_settings(**overrides: object) -> Settings:
     """Settings from the environment with explicit, non-None overrides on top."""
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = Settings(**given)
-    # As environment variables, so worker processes started later use the same object store.
+    # As environment variables, so worker processes started later use the same object store
+    # and catalog.
     storage.configure_object_store(settings.s3_endpoint_url, settings.s3_region)
+    catalog.configure_catalog(settings.catalog)
     return settings
 
 

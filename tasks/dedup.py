@@ -11,8 +11,8 @@ Written with numpy rather than taken from datasketch: the whole of datasketch is
 any of it (scipy included, 75 MiB per process), and every worker computes signatures.
 
 Each batch publishes the signatures of its documents (table `signatures`), which is the
-persisted index: a later batch reads the signatures of the current version of every other
-batch. Only kept documents are indexed, so a duplicate always points at a kept document and
+persisted index: a later batch reads the current signatures of every other batch from the
+catalog. Only kept documents are indexed, so a duplicate always points at a kept document and
 never at another duplicate, and reruns of a batch give the same answers.
 """
 
@@ -25,9 +25,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
-from docmill.tasks import storage
-from docmill.tasks.store import Layout, current_version_dirs
+from docmill.tasks import lake, storage
+from docmill.tasks.store import Layout
 
 NUM_PERM = 128
 SHINGLE_WORDS = 5
@@ -206,21 +207,27 @@ def read_fingerprints(
 ) -> list[Fingerprint]:
     """Fingerprints from `signatures` or `prepared` Parquet files, in file and row order."""
     found: list[Fingerprint] = []
+    columns = ["doc_id", "content_hash", "minhash"] + (["kept"] if kept_only else [])
     for path in paths:
-        columns = ["doc_id", "content_hash", "minhash"] + (["kept"] if kept_only else [])
-        table = storage.read_parquet(path, columns=columns)
-        kept = table.column("kept").to_pylist() if kept_only else [True] * table.num_rows
-        hashes = table.column("content_hash").to_pylist()
-        lists = table.column("minhash").combine_chunks()
-        offsets = lists.offsets.to_numpy()
-        values = lists.values.to_numpy(zero_copy_only=False)
-        valid = lists.is_valid().to_numpy(zero_copy_only=False)
-        for i, doc_id in enumerate(table.column("doc_id").to_pylist()):
-            if not kept[i]:
-                continue
-            start, end = offsets[i], offsets[i + 1]
-            signature = values[start:end] if valid[i] and end > start else None
-            found.append(Fingerprint(doc_id, hashes[i], signature))
+        found += fingerprints(storage.read_parquet(path, columns=columns), kept_only=kept_only)
+    return found
+
+
+def fingerprints(table: pa.Table, *, kept_only: bool = False) -> list[Fingerprint]:
+    """Fingerprints from the rows of a `signatures` or `prepared` table, in row order."""
+    kept = table.column("kept").to_pylist() if kept_only else [True] * table.num_rows
+    hashes = table.column("content_hash").to_pylist()
+    lists = table.column("minhash").combine_chunks()
+    offsets = lists.offsets.to_numpy()
+    values = lists.values.to_numpy(zero_copy_only=False)
+    valid = lists.is_valid().to_numpy(zero_copy_only=False)
+    found = []
+    for i, doc_id in enumerate(table.column("doc_id").to_pylist()):
+        if not kept[i]:
+            continue
+        start, end = offsets[i], offsets[i + 1]
+        signature = values[start:end] if valid[i] and end > start else None
+        found.append(Fingerprint(doc_id, hashes[i], signature))
     return found
 
 
@@ -233,19 +240,14 @@ def batch_duplicates(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> dict[str, Duplicate]:
     """The duplicates of a batch whose prepared shards are `prepared_files` (in plan order),
-    against itself and the current version of every other published batch."""
+    against itself and the current rows of every other published batch."""
     if mode == "off":
         return {}
     if mode not in ("near", "exact"):
         raise ValueError(f"unknown dedup mode {mode!r}; use near, exact or off")
-    index_files = [
-        path
-        for other, version_dir in sorted(current_version_dirs(layout).items())
-        if other != batch_id
-        for path in sorted((version_dir / "signatures").glob("*.parquet"))
-    ]
+    index = lake.other_batches_signatures(layout, batch_id)
     return find_duplicates(
         read_fingerprints(prepared_files),
-        read_fingerprints(index_files, kept_only=True),
+        fingerprints(index, kept_only=True),
         threshold=threshold if mode == "near" else None,
     )

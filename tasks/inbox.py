@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from docmill.tasks import store
+from docmill.tasks import lake, store
 from docmill.tasks.ingest import plan_items
 from docmill.tasks.plan import manifest_entries
 from docmill.tasks.records import SourceItem
@@ -22,7 +22,7 @@ INBOX_LOCK = "_inbox"
 def held_items(layout: store.Layout, *, exclude_batch: str | None = None) -> set[tuple[str, str]]:
     """(source_uri, content_hash) of every item a published batch or a live run holds."""
     held: set[tuple[str, str]] = set()
-    manifests = [store.latest_manifest(layout, b) for b in store.published_batches(layout)]
+    manifests = lake.batch_manifests(layout)
     manifests += [
         store.read_staged_plan(layout, b)
         for b in store.staged_batches(layout)

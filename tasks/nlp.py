@@ -107,7 +107,9 @@ class ChunkAnnotations:
     entities: pa.Table
     counts: list[TagCounts] = field(default_factory=list)
     # Empty (zero rows) without a parser: the fast profile has no noun chunks.
-    noun_chunks: pa.Table = field(default_factory=lambda: schemas.NOUN_CHUNKS.empty_table())
+    noun_chunks: pa.Table = field(
+        default_factory=lambda: schemas.unbatched(schemas.NOUN_CHUNKS).empty_table()
+    )
     # Entity repairs and canonical-name links made in this chunk, by rule (see entities.py).
     repairs: dict[str, int] = field(default_factory=dict)
 
@@ -257,9 +259,9 @@ def annotate_chunk(
         c.n_sentences, c.n_tokens, c.n_entities = next_sent[pos], next_tok[pos], next_ent[pos]
     ent_rows["canonical"] = _canonical_names(ent_doc_pos, ent_rows, repairs)
     tokens = _token_table(nlp, docs, tok_parts, tok_doc, tok_sent, tok_idx, tok_head, tok_start)
-    sentences = pa.Table.from_pydict(sent_rows, schema=schemas.SENTENCES)
-    entities = pa.Table.from_pydict(ent_rows, schema=schemas.ENTITIES)
-    noun_chunks = pa.Table.from_pydict(chunk_rows, schema=schemas.NOUN_CHUNKS)
+    sentences = pa.Table.from_pydict(sent_rows, schema=schemas.unbatched(schemas.SENTENCES))
+    entities = pa.Table.from_pydict(ent_rows, schema=schemas.unbatched(schemas.ENTITIES))
+    noun_chunks = pa.Table.from_pydict(chunk_rows, schema=schemas.unbatched(schemas.NOUN_CHUNKS))
     return ChunkAnnotations(sentences, tokens, entities, counts, noun_chunks, dict(repairs))
 
 
@@ -323,7 +325,7 @@ def _canonical_names(doc_pos: list[int], rows: dict[str, list], links: Counter[s
 
 def _token_table(nlp, docs, parts, doc_pos, sent, idx, head, start) -> pa.Table:
     if not parts:
-        return schemas.TOKENS.empty_table()
+        return schemas.unbatched(schemas.TOKENS).empty_table()
     arr = np.concatenate(parts)
     positions = np.concatenate(doc_pos)
     starts = np.concatenate(start)
@@ -346,7 +348,7 @@ def _token_table(nlp, docs, parts, doc_pos, sent, idx, head, start) -> pa.Table:
         "is_stop": pa.array(arr[:, 12] == 1),
         "is_punct": pa.array(arr[:, 13] == 1),
     }
-    return pa.Table.from_pydict(columns, schema=schemas.TOKENS)
+    return pa.Table.from_pydict(columns, schema=schemas.unbatched(schemas.TOKENS))
 
 
 def _strings(nlp, hashes: np.ndarray) -> pa.Array:

@@ -1,14 +1,19 @@
 """Explicit, versioned Arrow schemas of every table docmill writes.
 
 Bump SCHEMA_VERSION when a column is added or changed; the version is stored in each Parquet
-file's key-value metadata (`docmill.schema_version`) next to the table name.
+file's key-value metadata (`docmill.schema_version`) next to the table name. The catalog's stored
+tables follow these schemas: a column added here is added to its table before the next publish
+(tasks/catalog.py), and rows stored before read NULL in it.
+
+Version 3 (the DuckLake catalog) put `batch_id` on every table a batch publishes, so a batch's
+rows can be replaced in one transaction.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PIPELINE_VERSION = "0.2.0"
 
 _ts = pa.timestamp("us", tz="UTC")
@@ -77,6 +82,7 @@ DOCUMENTS = pa.schema(
 PARAGRAPHS = pa.schema(
     [
         ("doc_id", pa.string()),
+        ("batch_id", pa.string()),
         ("para_idx", pa.int32()),
         ("start_char", pa.int32()),
         ("end_char", pa.int32()),
@@ -89,6 +95,7 @@ PARAGRAPHS = pa.schema(
 SENTENCES = pa.schema(
     [
         ("doc_id", pa.string()),
+        ("batch_id", pa.string()),
         ("sent_idx", pa.int32()),
         ("para_idx", pa.int32()),
         ("start_char", pa.int32()),
@@ -101,6 +108,7 @@ SENTENCES = pa.schema(
 TOKENS = pa.schema(
     [
         ("doc_id", pa.string()),
+        ("batch_id", pa.string()),
         ("sent_idx", pa.int32()),
         ("tok_idx", pa.int32()),
         ("start_char", pa.int32()),
@@ -121,6 +129,7 @@ TOKENS = pa.schema(
 ENTITIES = pa.schema(
     [
         ("doc_id", pa.string()),
+        ("batch_id", pa.string()),
         ("ent_idx", pa.int32()),
         ("sent_idx", pa.int32()),
         ("start_char", pa.int32()),
@@ -134,6 +143,7 @@ ENTITIES = pa.schema(
 NOUN_CHUNKS = pa.schema(
     [
         ("doc_id", pa.string()),
+        ("batch_id", pa.string()),
         ("chunk_idx", pa.int32()),
         ("sent_idx", pa.int32()),
         ("start_char", pa.int32()),
@@ -159,6 +169,7 @@ REJECTS = pa.schema(
 CLEANING = pa.schema(
     [
         ("doc_id", pa.string()),
+        ("batch_id", pa.string()),
         ("step_idx", pa.int32()),
         *CLEAN_EDIT,  # one row per CleanEdit of a document
     ]
@@ -169,6 +180,7 @@ CLEANING = pa.schema(
 SIGNATURES = pa.schema(
     [
         ("doc_id", pa.string()),
+        ("batch_id", pa.string()),
         ("content_hash", pa.string()),
         ("minhash", pa.list_(pa.uint32())),
         ("kept", pa.bool_()),
@@ -228,6 +240,19 @@ RUNS = pa.schema(
     ]
 )
 
+# One row per published batch: its current version and the exact input items it holds (the
+# manifest a rerun with no sources processes again; the inbox skips what some batch holds).
+BATCHES = pa.schema(
+    [
+        ("batch_id", pa.string()),
+        ("version", pa.string()),
+        ("published_at", _ts),
+        ("run_id", pa.string()),
+        ("n_input", pa.int64()),
+        ("manifest_json", pa.large_string()),
+    ]
+)
+
 # The tables a batch publishes, in the order they are written; `runs` is written separately.
 BATCH_TABLES: dict[str, pa.Schema] = {
     "documents": DOCUMENTS,
@@ -242,7 +267,33 @@ BATCH_TABLES: dict[str, pa.Schema] = {
 }
 # What a prepare step stages for a shard: cleaned documents and the items rejected so far.
 PREPARED_TABLES: dict[str, pa.Schema] = {"prepared": PREPARED, "rejects": REJECTS}
-ALL_TABLES: dict[str, pa.Schema] = {**BATCH_TABLES, **PREPARED_TABLES, "runs": RUNS}
+# Exactly one row: the lake's last publish. Every publish replaces it, so any two publishes
+# conflict and one retries: without it, two first publishes of the same batch would each
+# delete nothing and both commit (DuckLake's conflicts are about deletes, not inserts).
+LAST_PUBLISH = pa.schema(
+    [
+        ("batch_id", pa.string()),
+        ("version", pa.string()),
+        ("run_id", pa.string()),
+        ("published_at", _ts),
+    ]
+)
+
+# Every table of the catalog (tasks/catalog.py).
+STORED_TABLES: dict[str, pa.Schema] = {
+    **BATCH_TABLES,
+    "runs": RUNS,
+    "batches": BATCHES,
+    "last_publish": LAST_PUBLISH,
+}
+ALL_TABLES: dict[str, pa.Schema] = {**STORED_TABLES, **PREPARED_TABLES}
+
+
+def unbatched(schema: pa.Schema) -> pa.Schema:
+    """A stored table's schema without `batch_id`: the columns of the rows the tagging steps
+    build (they know documents, not batches; the shard writer adds the batch)."""
+    index = schema.get_field_index("batch_id")
+    return schema if index < 0 else schema.remove(index)
 
 
 def with_version(schema: pa.Schema, table: str) -> pa.Schema:

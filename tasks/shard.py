@@ -86,7 +86,7 @@ def process_shard(spec: ShardSpec) -> ShardResult:
         spec.shard_no, spec.shard_key, reused=False, n_input=len(rows) + rejects.num_rows
     )
     processed_at = datetime.now(UTC)
-    writer = ShardWriter(shard_dir)
+    writer = ShardWriter(shard_dir, batch_id=spec.batch_id)
     try:
         reasons = {row["doc_id"]: _not_tagged_reason(row, spec) for row in rows}
         to_tag = [_document(row) for row in rows if reasons[row["doc_id"]] is None]
@@ -218,7 +218,8 @@ _CARRIED_COLUMNS = [name for name in schemas.PREPARED.names if name in set(schem
 
 
 def _paragraphs_table(rows: list[dict]) -> pa.Table:
-    cols: dict[str, list] = {name: [] for name in schemas.PARAGRAPHS.names}
+    schema = schemas.unbatched(schemas.PARAGRAPHS)
+    cols: dict[str, list] = {name: [] for name in schema.names}
     for row in rows:
         spans = zip(
             row["para_starts"],
@@ -235,7 +236,7 @@ def _paragraphs_table(rows: list[dict]) -> pa.Table:
             cols["kind"].append("title" if idx == 0 and row["title_paragraph"] else "body")
             cols["lang"].append(lang)
             cols["lang_score"].append(score)
-    return pa.Table.from_pydict(cols, schema=schemas.PARAGRAPHS)
+    return pa.Table.from_pydict(cols, schema=schema)
 
 
 def _cleaning_table(rows: list[dict]) -> pa.Table:

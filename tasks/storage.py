@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -207,35 +206,6 @@ def local_state_dir(data_dir: Location) -> Path:
     else:
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docmill"
     return root / data_dir.scheme / data_dir.key
-
-
-def publish_settle_seconds() -> float:
-    """How old a version's manifest in an object store must be before the views count the
-    version as published (DOCMILL_S3_SETTLE_SECONDS, default 5; see warehouse/lake_scan.py)."""
-    value = os.environ.get("DOCMILL_S3_SETTLE_SECONDS", "5")
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 3600:
-        raise StorageError(f"DOCMILL_S3_SETTLE_SECONDS={value!r}: give seconds from 0 to 3600")
-    return seconds
-
-
-def modified_at(path: Location) -> datetime | None:
-    """When a file was last written (for an object-store prefix: its newest object); None when
-    there is nothing there."""
-    if isinstance(path, ObjectPath):
-        info = path.fs.get_file_info(path.key)
-        if info.type == pafs.FileType.File:
-            return info.mtime
-        selector = pafs.FileSelector(path.key, allow_not_found=True, recursive=True)
-        times = [i.mtime for i in path.fs.get_file_info(selector) if i.type == pafs.FileType.File]
-        return max(times, default=None)
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    except OSError:
-        return None
 
 
 def configure_object_store(endpoint: str | None, region: str | None) -> None:

@@ -1,29 +1,22 @@
-"""Staging, atomic publishing and the on-disk layout of the lake.
+"""The data directory's layout, the staging of shards and the locks that keep one run per batch.
 
 ```
-<data_dir>/lake/batch=<batch_id>/version=<version>/<table>/v<schema>-part-<n>.parquet
-<data_dir>/compacted/generation=<generation>/<table>/v<schema>-part-<n>.parquet + batches.parquet
-<data_dir>/runs/v<schema>/<run_id>.parquet
+<data_dir>/catalog.sqlite                      the DuckLake catalog (tasks/catalog.py)
+<data_dir>/tables/stored/<table>/*.parquet     the data files it holds
 <data_dir>/_staging/<batch_id>/prepared/<key>/{prepared,rejects}.parquet + _SUCCESS.json
 <data_dir>/_staging/<batch_id>/shards/<shard_key>/<table>.parquet + _SUCCESS.json
+<data_dir>/_staging/<batch_id>/plan.json       the items a run of the batch is processing
 <data_dir>/_locks/<batch_id>.lock
 ```
 
-A shard's outputs become complete by one directory rename (so a `_SUCCESS.json` marker is
-only ever seen beside finished files). A batch becomes visible by one more rename: the version
-directory holding every table moves into `lake/`. The views read, per batch, only its newest
-version, so a reader sees the old batch or the new one, never a mixture and never a partial file.
+Workers write their shard's tables here without touching the catalog. A shard's outputs become
+complete by one directory rename (so a `_SUCCESS.json` marker is only ever seen beside finished
+files); a finished shard is reused by a retry with the same inputs and settings. The batch is
+published by one catalog transaction that takes every shard's files in (tasks/lake.py).
 
 The data directory may be an object-store prefix (`s3://bucket/prefix`, tasks/storage.py),
-which has no rename: there the marker and `_manifest.json` are the last objects written, and a
-version without its manifest does not exist for any reader. `warehouse.duckdb`, the report and
-the locks always live on the local machine (`Layout.local_dir`).
-
-Every data file's name carries the schema version it was written with (`v2-part-00000.parquet`,
-`runs/v2/…`), so the views read each version's files with that version's columns and never
-have to open every file's footer to learn them (files from before this naming, `part-*.parquet`
-and `runs/*.parquet`, are read by name union). `warehouse/compact.py` merges the current
-versions of all batches into one `compacted/` generation; see docs/architecture.md.
+which has no rename: there the marker is the last object written. The catalog (when embedded),
+the report and the locks always live on the local machine (`Layout.local_dir`).
 """
 
 from __future__ import annotations
@@ -31,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import itertools
 import json
 import os
 import re
@@ -39,7 +31,7 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,12 +39,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docmill.tasks import schemas, storage
+from docmill.tasks import catalog, schemas, storage
 from docmill.tasks.storage import Location
 
 BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SUCCESS_MARKER = "_SUCCESS.json"
-MANIFEST = "_manifest.json"
 STAGED_PLAN = "plan.json"
 _COMPRESSION = "zstd"
 
@@ -85,7 +76,7 @@ def validate_batch_id(batch_id: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Layout:
     """Where everything lives under one data directory (a local path or an object-store
-    prefix); the DuckDB file, the report and the locks always live on this machine."""
+    prefix); the embedded catalog, the report and the locks always live on this machine."""
 
     data_dir: Location
 
@@ -103,24 +94,18 @@ class Layout:
         return storage.local_state_dir(self.data_dir)
 
     @property
-    def lake(self) -> Location:
-        return self.data_dir / "lake"
+    def catalog(self) -> catalog.CatalogTarget:
+        """The catalog: DOCMILL_CATALOG, else catalog.sqlite beside the data."""
+        return catalog.target_for(self.data_dir)
 
     @property
-    def runs(self) -> Location:
-        return self.data_dir / "runs"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.local_dir / "warehouse.duckdb"
+    def tables(self) -> Location:
+        """Where the catalog's data files live."""
+        return self.data_dir / catalog.TABLES_DIR
 
     @property
     def report_dir(self) -> Path:
         return self.local_dir / "report"
-
-    @property
-    def compacted(self) -> Location:
-        return self.data_dir / "compacted"
 
     def staging(self, batch_id: str) -> Location:
         return self.data_dir / "_staging" / batch_id
@@ -131,20 +116,8 @@ class Layout:
     def prepared_dir(self, batch_id: str, shard_key: str) -> Location:
         return self.staging(batch_id) / "prepared" / shard_key
 
-    def batch_dir(self, batch_id: str) -> Location:
-        return self.lake / f"batch={batch_id}"
-
     def lock_file(self, batch_id: str) -> Path:
         return self.local_dir / "_locks" / f"{batch_id}.lock"
-
-
-def part_file_name(n: int, schema_version: int = schemas.SCHEMA_VERSION) -> str:
-    """The name of a batch table's n-th data file, tagged with the schema version it holds."""
-    return f"v{schema_version}-part-{n:05d}.parquet"
-
-
-def runs_version_dir(layout: Layout, schema_version: int = schemas.SCHEMA_VERSION) -> Location:
-    return layout.runs / f"v{schema_version}"
 
 
 def write_parquet(table: pa.Table, path: Location, *, name: str) -> None:
@@ -161,15 +134,21 @@ class ShardWriter:
     to the shard's place, any earlier marker is deleted before the first write, and the marker
     is the last object written (a single object write is atomic).
 
-    Every table gets a file even when it has no rows, so each published version carries all
-    tables (the views rely on that to tell an empty new version from a missing one).
+    Every table gets a file even when it has no rows, so a finished shard is recognised by its
+    files alone. With `batch_id`, the rows of every table that has a `batch_id` column get it
+    (the steps that build span rows know documents, not batches).
     """
 
     def __init__(
-        self, final_dir: Location, tables: dict[str, pa.Schema] = schemas.BATCH_TABLES
+        self,
+        final_dir: Location,
+        tables: dict[str, pa.Schema] = schemas.BATCH_TABLES,
+        *,
+        batch_id: str | None = None,
     ) -> None:
         self.final_dir = final_dir
         self.tables = tables
+        self.batch_id = batch_id
         if storage.is_object_store(final_dir):
             (final_dir / SUCCESS_MARKER).unlink(missing_ok=True)
             storage.remove_tree(final_dir)
@@ -191,8 +170,15 @@ class ShardWriter:
                 self.work_dir / f"{name}.parquet", schema, compression=_COMPRESSION
             )
             self._writers[name] = writer
-        writer.write_table(table.cast(writer.schema))
+        writer.write_table(self._conform(table, writer.schema))
         crash_point("shard_writing")
+
+    def _conform(self, table: pa.Table, schema: pa.Schema) -> pa.Table:
+        if self.batch_id is None or "batch_id" not in schema.names:
+            return table.cast(schema)
+        batch_ids = pa.array([self.batch_id] * table.num_rows, pa.string())
+        columns = [batch_ids if name == "batch_id" else table.column(name) for name in schema.names]
+        return pa.Table.from_arrays(columns, schema=schema)
 
     def commit(self, summary: dict) -> None:
         for name, schema in self.tables.items():
@@ -238,167 +224,11 @@ def new_version() -> str:
     return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:8]
 
 
-def version_time(version: str) -> datetime | None:
-    try:
-        return datetime.strptime(version.split("-", 1)[0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def publish_batch(
-    layout: Layout, batch_id: str, shard_dirs: Sequence[Location], manifest: dict
-) -> str:
-    """Make the staged shards of a batch visible at once as a new version; return it.
-
-    Locally the version is assembled beside the lake (hard links) and moved in by one rename.
-    In an object store the shard files are copied to the version's place by the server and
-    `_manifest.json` is written last: a version without its manifest is not published (the
-    views and every reader here skip it) and is removed after the grace period.
-    """
-    version = new_version()
-    if layout.on_object_store:
-        return _publish_to_object_store(layout, batch_id, shard_dirs, manifest, version)
-    work = layout.staging(batch_id) / f"publish-{version}"
-    for name in schemas.BATCH_TABLES:
-        table_dir = work / name
-        table_dir.mkdir(parents=True)
-        for n, shard_dir in enumerate(shard_dirs):
-            storage.copy_file(shard_dir / f"{name}.parquet", table_dir / part_file_name(n))
-    _write_json(work / MANIFEST, {**manifest, "batch_id": batch_id, "version": version})
-    fsync_tree(work)
-    crash_point("publish_before_rename")
-    target = layout.batch_dir(batch_id) / f"version={version}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(work, target)
-    fsync_dir(target.parent)
-    crash_point("publish_after_rename")
-    return version
-
-
-def _publish_to_object_store(
-    layout: Layout, batch_id: str, shard_dirs: Sequence[Location], manifest: dict, version: str
-) -> str:
-    target = layout.batch_dir(batch_id) / f"version={version}"
-    for name in schemas.BATCH_TABLES:
-        for n, shard_dir in enumerate(shard_dirs):
-            storage.copy_file(shard_dir / f"{name}.parquet", target / name / part_file_name(n))
-    crash_point("publish_before_manifest")
-    _write_json(target / MANIFEST, {**manifest, "batch_id": batch_id, "version": version})
-    crash_point("publish_after_manifest")
-    return version
-
-
-def batch_versions(layout: Layout, batch_id: str) -> list[str]:
-    """Published versions of a batch, oldest first."""
-    batch_dir = layout.batch_dir(batch_id)
-    if layout.on_object_store:
-        manifests = batch_dir.glob(f"version=*/{MANIFEST}")
-        return sorted(p.parent.name.split("=", 1)[1] for p in manifests)
-    if not batch_dir.is_dir():
-        return []
-    return sorted(p.name.split("=", 1)[1] for p in batch_dir.glob("version=*") if p.is_dir())
-
-
-def unpublished_versions(layout: Layout, batch_id: str) -> list[str]:
-    """Versions whose publishing never finished (object stores only: there a version's files
-    appear before its manifest)."""
-    if not layout.on_object_store:
-        return []
-    published = set(batch_versions(layout, batch_id))
-    started = {p.name.split("=", 1)[1] for p in layout.batch_dir(batch_id).glob("version=*")}
-    return sorted(started - published)
-
-
-def latest_manifest(layout: Layout, batch_id: str) -> dict | None:
-    versions = batch_versions(layout, batch_id)
-    if not versions:
-        return None
-    path = layout.batch_dir(batch_id) / f"version={versions[-1]}" / MANIFEST
-    return json.loads(path.read_text())
-
-
-def current_version_dirs(layout: Layout) -> dict[str, Location]:
-    """Batch id -> directory of its newest published version."""
-    if layout.on_object_store:
-        newest = {b: versions[-1] for b, versions in _object_store_versions(layout).items()}
-    else:
-        newest = {}
-        for batch_id in published_batches(layout):
-            versions = batch_versions(layout, batch_id)
-            if versions:
-                newest[batch_id] = versions[-1]
-    return {b: layout.batch_dir(b) / f"version={v}" for b, v in newest.items()}
-
-
-def published_batches(layout: Layout) -> list[str]:
-    if layout.on_object_store:
-        return sorted(_object_store_versions(layout))
-    if not layout.lake.is_dir():
-        return []
-    found = {p.name for p in layout.lake.glob("batch=*") if p.is_dir()}
-    return sorted(name.split("=", 1)[1] for name in found if name != "batch=_")
-
-
-def _object_store_versions(layout: Layout) -> dict[str, list[str]]:
-    """Batch id -> its published versions, oldest first, from one listing of the lake."""
-    found: dict[str, list[str]] = {}
-    for manifest in layout.lake.glob(f"batch=*/version=*/{MANIFEST}"):
-        batch_id = manifest.parent.parent.name.split("=", 1)[1]
-        found.setdefault(batch_id, []).append(manifest.parent.name.split("=", 1)[1])
-    return {batch_id: sorted(versions) for batch_id, versions in found.items()}
-
-
-def unpublished_batches(layout: Layout) -> list[str]:
-    """Batches with versions but none published (object stores only: a first publish that was
-    interrupted leaves its copied files)."""
-    if not layout.on_object_store:
-        return []
-    # Versions, not batch prefixes: removing an object store's last version may leave an
-    # empty marker object for its batch.
-    started = {p.parent.name.split("=", 1)[1] for p in layout.lake.glob("batch=*/version=*")}
-    return sorted(started - {"_"} - set(published_batches(layout)))
-
-
-def collect_garbage(
-    layout: Layout, batch_id: str, *, grace_seconds: float, keep_staging: bool = False
-) -> list[Location]:
-    """Remove versions superseded more than `grace_seconds` ago (readers that listed them
-    just before the switch may still be reading) and, unless `keep_staging`, the batch's
-    staging (right after a publish it is spent; otherwise it may serve a pending retry).
-    In an object store, versions whose publishing was interrupted go too, once as old.
-
-    A version's name holds the time its publishing started. Locally that is when it appeared
-    (linking and one rename take moments); in an object store copying can take long, so there
-    the time is read from the store: when the newer version's manifest was written, and when an
-    unpublished version last received a file (it may still be being copied)."""
-    removed: list[Location] = []
-    versions = batch_versions(layout, batch_id)
-    now = datetime.now(UTC)
-
-    def appeared(version: str, piece: str = MANIFEST) -> datetime | None:
-        if not layout.on_object_store:
-            return version_time(version)
-        path = layout.batch_dir(batch_id) / f"version={version}"
-        return storage.modified_at(path / piece if piece else path)
-
-    def older_than_grace(at: datetime | None) -> bool:
-        return at is not None and (now - at).total_seconds() >= grace_seconds
-
-    doomed = [
-        older for older, newer in itertools.pairwise(versions) if older_than_grace(appeared(newer))
-    ]
-    doomed += [
-        v for v in unpublished_versions(layout, batch_id) if older_than_grace(appeared(v, ""))
-    ]
-    for version in doomed:
-        path = layout.batch_dir(batch_id) / f"version={version}"
-        storage.remove_tree(path)
-        removed.append(path)
+def remove_staging(layout: Layout, batch_id: str) -> None:
+    """Drop a batch's staging once its shards are published (they serve no retry any more)."""
     staging = layout.staging(batch_id)
-    if not keep_staging and staging.exists():
+    if staging.exists():
         storage.remove_tree(staging)
-        removed.append(staging)
-    return removed
 
 
 def discard_stale_staging(layout: Layout, batch_id: str) -> int:
@@ -447,14 +277,6 @@ def batch_is_locked(layout: Layout, batch_id: str) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
         return False
-
-
-def write_run_record(layout: Layout, row: dict) -> Location:
-    """Write (or replace) the one-row runs file of a flow run, atomically."""
-    path = runs_version_dir(layout) / f"{row['run_id']}.parquet"
-    table = pa.Table.from_pylist([row], schema=schemas.RUNS)
-    _write_atomically(path, lambda target: write_parquet(table, target, name="runs"))
-    return path
 
 
 def _write_atomically(path: Location, write) -> None:

@@ -1,4 +1,5 @@
-"""Hand-built lakes for warehouse tests: the on-disk layout the store publishes, no pipeline.
+"""Hand-built lakes for warehouse tests: shards staged as the workers stage them and published
+as the flow publishes them, no pipeline.
 
 Documents are made from a list of sentences (one paragraph each, whitespace tokens), so every
 span's offsets index the document text exactly as the real pipeline's do.
@@ -17,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from docmill.tasks.schemas import BATCH_TABLES, RUNS, with_version
-from docmill.tasks.store import MANIFEST, Layout, part_file_name, runs_version_dir
+from docmill.tasks import lake
+from docmill.tasks.catalog import ALIAS
+from docmill.tasks.schemas import BATCH_TABLES, RUNS
+from docmill.tasks.store import Layout, ShardWriter
 
 STOP_WORDS = frozenset({"a", "an", "and", "in", "of", "on", "the", "to", "with"})
 PROCESSED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -152,8 +154,8 @@ def write_version(
     version: str,
     docs: list[Doc],
     rejects: list[dict] | None = None,
-) -> Path:
-    """Publish one version of a batch: every table gets a file, possibly with zero rows."""
+) -> lake.Published:
+    """Publish one version of a batch, as the flow does: one staged shard, one commit."""
     run_id = f"run-{version}"
     tables: dict[str, list[dict]] = {table: [] for table in BATCH_TABLES}
     for doc in docs:
@@ -162,33 +164,37 @@ def write_version(
     tables["rejects"] = [
         {"batch_id": batch_id, "run_id": run_id, **reject} for reject in rejects or []
     ]
-    version_dir = data_dir / "lake" / f"batch={batch_id}" / f"version={version}"
+    layout = Layout.at(data_dir)
+    shard = layout.shard_dir(batch_id, f"factory-{version}")
+    writer = ShardWriter(shard, batch_id=batch_id)
     for table, schema in BATCH_TABLES.items():
-        schema = with_version(schema, table)
-        target = version_dir / table / part_file_name(0)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(tables[table], schema=schema), target)
-    manifest = {"batch_id": batch_id, "version": version, "items": []}
-    (version_dir / MANIFEST).write_text(json.dumps(manifest))
-    return version_dir
+        writer.write(table, pa.Table.from_pylist(tables[table], schema=schema))
+    writer.commit({})
+    manifest = {"n_input": len(docs) + len(rejects or []), "items": []}
+    return lake.publish_batch(layout, batch_id, [shard], manifest, version=version)
 
 
-def write_run(data_dir: Path, **row: object) -> Path:
-    target = runs_version_dir(Layout(data_dir)) / f"{row['run_id']}.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist([row], schema=with_version(RUNS, "runs")), target)
-    return target
+def write_run(data_dir: Path, **row: object) -> None:
+    full = {name: None for name in RUNS.names} | row
+    lake.write_run_record(Layout.at(data_dir), full)
 
 
 @contextlib.contextmanager
-def warehouse_held_open(warehouse: Path) -> Iterator[None]:
-    """Another process with the warehouse open read-write, as a running pipeline would."""
+def catalog_held_open(data_dir: Path) -> Iterator[None]:
+    """Another process in the middle of a write transaction on the catalog (it has deleted rows
+    and holds SQLite's write lock), as a pipeline about to commit would be."""
     script = textwrap.dedent(
         f"""
-        import sys, duckdb
-        con = duckdb.connect({str(warehouse)!r})
+        import sys
+        from docmill.tasks import catalog
+        from docmill.tasks.store import Layout
+        con = catalog.connect(Layout.at({str(data_dir)!r}).catalog)
+        con.execute("begin transaction")
+        con.execute("delete from {ALIAS}.stored.documents where batch_id = 'no-such-batch'")
+        con.execute("insert into {ALIAS}.stored.runs (run_id) values ('held-open')")
         print("ready", flush=True)
         sys.stdin.read()
+        con.execute("rollback")
         """
     )
     holder = subprocess.Popen(

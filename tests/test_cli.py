@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from lake_factory import Doc, Mention, warehouse_held_open, write_version
+from lake_factory import Doc, Mention, catalog_held_open, write_version
 
 from docmill.flows.cli import main
-from docmill.warehouse.build import build_warehouse, warehouse_path
+from docmill.warehouse.build import build_warehouse
 
 VERSION = "20260101T000000000000Z-00000001"
 
@@ -58,8 +58,8 @@ def test_sql_without_warehouse_says_what_to_do(tmp_path, capsys):
     assert "docmill run" in capsys.readouterr().err
 
 
-def test_sql_works_while_a_pipeline_holds_the_warehouse(data_dir):
-    with warehouse_held_open(warehouse_path(data_dir)):
+def test_sql_works_while_a_pipeline_is_committing(data_dir):
+    with catalog_held_open(data_dir):
         result = subprocess.run(
             [
                 sys.executable,
@@ -88,7 +88,7 @@ def test_run_refuses_unsafe_batch_ids_before_starting(tmp_path, capsys, batch_id
     )
     assert code == 2
     assert "invalid batch id" in capsys.readouterr().err
-    assert not (tmp_path / "lake").exists()
+    assert not (tmp_path / "catalog.sqlite").exists()
 
 
 def test_run_names_a_missing_source(tmp_path, capsys):
@@ -101,3 +101,103 @@ def test_views_lists_the_contract_views(data_dir, capsys):
     out = capsys.readouterr().out
     for view in ("documents", "tokens", "entity_counts", "entity_cooccurrence", "doc_stats"):
         assert f"  {view}\n" in out
+
+
+def _republished(data_dir: Path) -> None:
+    """b1 published again with d1 changed (Seoul now tagged) and d2 added."""
+    write_version(
+        data_dir,
+        batch_id="b1",
+        version="20260102T000000000000Z-00000002",
+        docs=[
+            Doc(
+                "d1",
+                ["Xi Jinping visited Seoul again ."],
+                [Mention(0, "Xi Jinping", "PERSON"), Mention(0, "Seoul", "GPE")],
+            ),
+            Doc("d2", ["Han Duck-soo spoke ."], [Mention(0, "Han Duck-soo", "PERSON")]),
+        ],
+    )
+
+
+def _publish_snapshots(data_dir: Path) -> list[int]:
+    from docmill.warehouse.history import snapshots
+
+    return [s.snapshot_id for s in snapshots(data_dir, "b1")]
+
+
+def test_history_lists_each_publish_with_its_rows(data_dir, capsys):
+    _republished(data_dir)
+    assert main(["history", "b1", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("publish batch b1") == 2 and "(2 rows)" in out
+    assert main(["history", "--data-dir", str(data_dir)]) == 0
+    assert "build views" in capsys.readouterr().out
+    assert main(["history", "nope", "--data-dir", str(data_dir)]) == 1
+    assert "no publish" in capsys.readouterr().err
+
+
+def test_sql_at_an_earlier_snapshot_or_time(data_dir, capsys):
+    import datetime as dt
+
+    first_published = dt.datetime.now(dt.UTC)
+    _republished(data_dir)
+    first, second = _publish_snapshots(data_dir)
+    query = ["sql", "select doc_id from documents order by 1", "--data-dir", str(data_dir)]
+    assert main([*query, "--format", "csv", "--snapshot", str(first)]) == 0
+    assert capsys.readouterr().out.split() == ["doc_id", "d1"]
+    assert main([*query, "--format", "csv", "--as-of", first_published.isoformat()]) == 0
+    assert capsys.readouterr().out.split() == ["doc_id", "d1"]
+    assert main([*query, "--format", "csv", "--snapshot", str(second)]) == 0
+    assert capsys.readouterr().out.split() == ["doc_id", "d1", "d2"]
+    assert main([*query, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.split() == ["doc_id", "d1", "d2"]
+
+
+def test_diff_names_the_documents_and_mentions_that_changed(data_dir, capsys):
+    _republished(data_dir)
+    assert main(["diff", "b1", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "1 added, 0 removed, 1 changed, 0 unchanged" in out
+    assert "  + d2" in out and "  ~ d1" in out
+    assert "2 gained, 0 lost" in out
+    assert "+1 Seoul (GPE)" in out and "+1 Han Duck-soo (PERSON)" in out
+
+
+def test_diff_needs_two_publishes(data_dir, capsys):
+    assert main(["diff", "b1", "--data-dir", str(data_dir)]) == 1
+    assert "needs two" in capsys.readouterr().err
+
+
+def test_export_writes_plain_parquet_with_the_counts_of_sql(data_dir, tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    _republished(data_dir)
+    out_dir = tmp_path / "export"
+    assert (
+        main(
+            ["export", "documents", "entities", "--out", str(out_dir), "--data-dir", str(data_dir)]
+        )
+        == 0
+    )
+    assert pq.read_table(out_dir / "documents.parquet").num_rows == 2
+    assert pq.read_table(out_dir / "entities.parquet").num_rows == 3
+    manifest = json.loads((out_dir / "_export.json").read_text())
+    assert manifest["views"]["entities"]["rows"] == 3
+    first = _publish_snapshots(data_dir)[0]
+    args = ["export", "--all", "--out", str(out_dir / "then"), "--data-dir", str(data_dir)]
+    assert main([*args, "--snapshot", str(first)]) == 0
+    assert pq.read_table(out_dir / "then" / "documents.parquet").num_rows == 1
+    assert main(["export", "nope", "--out", str(out_dir), "--data-dir", str(data_dir)]) == 2
+    assert "no view named nope" in capsys.readouterr().err
+
+
+def test_shell_prints_statements_any_duckdb_client_runs(data_dir, capsys):
+    import duckdb
+
+    assert main(["shell", "--print-sql", "--data-dir", str(data_dir)]) == 0
+    statements = capsys.readouterr().out
+    assert "read_only" in statements and statements.rstrip().endswith("use docmill;")
+    con = duckdb.connect()
+    con.execute(statements)
+    assert con.execute("select canonical from entity_counts").fetchall() == [("Xi Jinping",)]

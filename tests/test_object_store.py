@@ -14,20 +14,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 from conftest import PROJECT_ROOT, SEED_ARTICLE, SEEDS
 from corpus_factory import write_corpus
-from lake_factory import Doc, doc_rows
 
 from docmill.flows.maintenance import rebuild_warehouse
-from docmill.tasks import storage, store
-from docmill.tasks.schemas import BATCH_TABLES, with_version
+from docmill.tasks import schemas, storage, store
 from docmill.tasks.storage import ObjectPath
-from docmill.warehouse.build import warehouse_ddl, write_placeholders
-from docmill.warehouse.object_store import prepare_connection
+from docmill.warehouse.history import snapshots
 from docmill.warehouse.query import connect_read_only
 
 BUCKET = "docmill-test"
@@ -54,10 +50,9 @@ def s3_endpoint() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
-    names = [*CREDENTIALS, "AWS_ENDPOINT_URL", "DOCMILL_S3_SETTLE_SECONDS"]
+    names = [*CREDENTIALS, "AWS_ENDPOINT_URL"]
     saved = {name: os.environ.get(name) for name in names}
-    # One second is the least that is safe: the listing's timestamps have whole seconds.
-    os.environ.update(CREDENTIALS, AWS_ENDPOINT_URL=endpoint, DOCMILL_S3_SETTLE_SECONDS="1")
+    os.environ.update(CREDENTIALS, AWS_ENDPOINT_URL=endpoint)
     storage.object_filesystem.cache_clear()
     try:
         deadline = time.monotonic() + 60
@@ -122,10 +117,11 @@ def test_local_state_is_kept_per_prefix(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCMILL_LOCAL_DIR", str(tmp_path))
     prod = store.Layout.at("s3://bucket/prod")
     staging = store.Layout.at("s3://bucket/staging")
-    assert prod.warehouse == tmp_path / "s3" / "bucket" / "prod" / "warehouse.duckdb"
-    assert prod.warehouse != staging.warehouse and prod.lock_file("b") != staging.lock_file("b")
+    assert prod.catalog.location == str(tmp_path / "s3" / "bucket" / "prod" / "catalog.sqlite")
+    assert prod.catalog.data_path == "s3://bucket/prod/tables/"
+    assert prod.catalog != staging.catalog and prod.lock_file("b") != staging.lock_file("b")
     local = store.Layout.at(tmp_path / "data")
-    assert local.warehouse == tmp_path / "data" / "warehouse.duckdb"
+    assert local.catalog.location == str(tmp_path / "data" / "catalog.sqlite")
 
 
 @pytest.mark.parametrize(
@@ -172,51 +168,6 @@ def test_a_missing_bucket_is_named_before_any_work(s3_endpoint):
         storage.check_reachable(storage.location("s3://no-such-bucket/data"))
 
 
-def _write_version(
-    layout: store.Layout, batch_id: str, version: str, doc_id: str, *, manifest=True
-):
-    """A version written as the store publishes one: every table's file, the manifest last."""
-    rows = doc_rows(Doc(doc_id, ["One short sentence ."]), batch_id=batch_id, run_id="r")
-    version_dir = layout.batch_dir(batch_id) / f"version={version}"
-    for table, schema in BATCH_TABLES.items():
-        data = pa.Table.from_pylist(rows[table], schema=with_version(schema, table))
-        storage.write_parquet_file(data, version_dir / table / store.part_file_name(0))
-    if manifest:
-        (version_dir / store.MANIFEST).write_text("{}")
-
-
-def test_a_version_counts_once_its_manifest_has_settled(
-    s3_endpoint, prefect_server, prefix, local_dir, monkeypatch
-):
-    layout = store.Layout.at(prefix)
-    _write_version(layout, "old", store.new_version(), "a")
-    _write_version(layout, "new", store.new_version(), "b")
-    # Files copied, manifest not yet written: not published, whatever its age.
-    _write_version(layout, "old", store.new_version(), "a-half", manifest=False)
-    _write_version(layout, "never", store.new_version(), "c-half", manifest=False)
-    write_placeholders(prefix)
-
-    def visible(settle_seconds: str) -> list[str]:
-        monkeypatch.setenv("DOCMILL_S3_SETTLE_SECONDS", settle_seconds)
-        con = duckdb.connect()
-        prepare_connection(con, layout.data_dir)
-        for statement in warehouse_ddl(prefix):
-            con.execute(statement)
-        rows = con.execute("select doc_id from documents order by 1").fetchall()
-        return [doc_id for (doc_id,) in rows]
-
-    assert visible("3600") == []  # both manifests are younger than an hour
-    assert visible("0") == ["a", "b"]
-
-    # The maintenance flow removes what interrupted publishes left, published batch or not.
-    monkeypatch.setenv("DOCMILL_GC_GRACE_SECONDS", "0")
-    assert store.unpublished_batches(layout) == ["never"]
-    rebuild_warehouse(data_dir=prefix)
-    assert store.unpublished_versions(layout, "old") == []
-    assert store.unpublished_batches(layout) == []
-    assert visible("0") == ["a", "b"]
-
-
 def _env(api_url: str, data_dir: str, local_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
     env.update(
@@ -225,7 +176,8 @@ def _env(api_url: str, data_dir: str, local_dir: Path, **extra: str) -> dict[str
         DOCMILL_DATA_DIR=data_dir,
         DOCMILL_LOCAL_DIR=str(local_dir),
         DOCMILL_GC_GRACE_SECONDS="0",
-        DOCMILL_S3_SETTLE_SECONDS="1",
+        # Every table's rows as files in the bucket, none kept in the catalog.
+        DOCMILL_INLINE_ROWS="0",
         **extra,
     )
     return env
@@ -268,9 +220,11 @@ def _no_duplicates(data_dir: str) -> bool:
 
 
 def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
-    s3_endpoint, prefect_server, prefix, local_dir, tmp_path
+    s3_endpoint, prefect_server, prefix, local_dir, tmp_path, monkeypatch
 ):
     env = _env(prefect_server, prefix, local_dir)
+    monkeypatch.setenv("DOCMILL_SNAPSHOT_RETENTION_DAYS", "0")
+    monkeypatch.setenv("DOCMILL_GC_GRACE_SECONDS", "0")
     # Two worker processes write their shards into the bucket.
     first = _docmill(env, "run", str(SEEDS), "--batch-id", "seeds", "--workers", "2")
     assert first.returncode == 0, first.stderr
@@ -280,16 +234,13 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     [(n_seeds,)] = _rows(on_disk, "select count(*) from documents")
 
     layout = store.Layout.at(prefix)
-    [version] = store.batch_versions(layout, "seeds")
-    manifest = layout.batch_dir("seeds") / f"version={version}" / store.MANIFEST
-    assert manifest.is_file()
-    # Everything published lives in the bucket; only the DuckDB file, the report and the
-    # lock are on this machine.
+    # The data files are in the bucket; the catalog, the report and the lock on this machine.
     state = local_dir / "s3" / layout.data_dir.key
-    assert layout.local_dir == state and layout.warehouse == state / "warehouse.duckdb"
-    assert layout.warehouse.is_file() and (state / "report" / "index.html").is_file()
-    assert sorted(p.name for p in local_dir.rglob("*.parquet")) == []  # data only in the bucket
-    assert storage.walk_files(layout.runs)
+    assert layout.local_dir == state and layout.catalog.location == str(state / "catalog.sqlite")
+    assert (state / "catalog.sqlite").is_file() and (state / "report" / "index.html").is_file()
+    assert sorted(p.name for p in local_dir.rglob("*.parquet")) == []
+    in_bucket = storage.walk_files(layout.tables)
+    assert any(name.startswith("stored/tokens/") for name in in_bucket)
     assert not layout.staging("seeds").exists()
 
     [(documents, batch)] = _rows(prefix, "select count(*), any_value(batch_id) from documents")
@@ -299,12 +250,9 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     assert before["entities"] and _no_duplicates(prefix)
     [(runs,)] = _rows(prefix, "select count(*) from runs where status = 'completed'")
     assert runs == 1
-    # What the warehouse file holds are s3:// paths, never the credentials.
-    definitions = " ".join(
-        sql for (sql,) in _rows(prefix, "select sql from duckdb_views() where not internal")
-    )
-    assert f"{prefix}/lake/batch=*" in definitions
-    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in definitions
+    # The catalog holds s3:// paths, never the credentials.
+    stored_catalog = (state / "catalog.sqlite").read_bytes()
+    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"].encode() not in stored_catalog
     assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in first.stdout + first.stderr
 
     # A second batch is checked for duplicates against the first one's index in the bucket.
@@ -327,15 +275,18 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     rerun = _docmill(env, "run", str(SEEDS), "--batch-id", "seeds", "--force")
     assert rerun.returncode == 0, rerun.stderr
     assert _snapshot(prefix) == both and _no_duplicates(prefix)
-    assert len(store.batch_versions(layout, "seeds")) == 1  # the old one collected (grace 0)
+    assert len(snapshots(prefix, "seeds")) == 2
 
     sql = _docmill(env, "sql", "select count(*) as n from documents", "--format", "csv")
     assert sql.returncode == 0, sql.stderr
     assert sql.stdout.split() == ["n", str(n_seeds + 4)]
 
-    # The maintenance flow rebuilds the views in place and leaves the published data alone.
-    layout.warehouse.unlink()
+    # The maintenance flow rebuilds the views, expires the replaced version (retention 0) and
+    # deletes its files from the bucket, and leaves the published data alone.
+    files_before = len(storage.walk_files(layout.tables))
     maintained = rebuild_warehouse(data_dir=prefix)
+    assert maintained["files_deleted"] > 0
+    assert len(storage.walk_files(layout.tables)) == files_before - maintained["files_deleted"]
     assert "documents" in maintained["views"] and _snapshot(prefix) == both
     report = _docmill(env, "report", "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
@@ -343,7 +294,7 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     assert f"Warehouse <code>{prefix}</code>" in html and ">b2<" in html
 
 
-@pytest.mark.parametrize("crash_at", ["publish_before_manifest", "shard_before_marker"])
+@pytest.mark.parametrize("crash_at", ["publish_before_commit", "shard_before_marker"])
 def test_killed_before_publishing_leaves_the_previous_version_readable(
     s3_endpoint, prefect_server, prefix, local_dir, tmp_path, crash_at
 ):
@@ -360,10 +311,10 @@ def test_killed_before_publishing_leaves_the_previous_version_readable(
     assert crashed.returncode == -signal.SIGKILL
 
     layout = store.Layout.at(prefix)
-    if crash_at == "publish_before_manifest":
-        # The new version's files are in the bucket, but without a manifest it is not published.
-        [partial] = store.unpublished_versions(layout, "news")
-        assert (layout.batch_dir("news") / f"version={partial}" / "documents").is_dir()
+    if crash_at == "publish_before_commit":
+        # The new version's files are in the bucket, but no snapshot holds them.
+        copied = [n for n in storage.walk_files(layout.tables) if "-news-" in n]
+        assert len(copied) > len(schemas.BATCH_TABLES)
     assert _snapshot(prefix) == before and _no_duplicates(prefix)
 
     # No sources: the retry processes the items the killed run recorded in the bucket.
@@ -372,6 +323,6 @@ def test_killed_before_publishing_leaves_the_previous_version_readable(
     [(documents,)] = _rows(prefix, "select count(*) from documents where batch_id = 'news'")
     assert documents == 12 and _no_duplicates(prefix)
     [(reused,)] = _rows(prefix, "select max_by(n_shards_reused, finished_at) from runs")
-    assert reused >= (1 if crash_at == "publish_before_manifest" else 0)
-    assert len(store.batch_versions(layout, "news")) == 1
-    assert store.unpublished_versions(layout, "news") == []
+    assert reused >= (1 if crash_at == "publish_before_commit" else 0)
+    [current] = _rows(prefix, "select version from stored.batches where batch_id = 'news'")
+    assert current[0] == snapshots(prefix, "news")[-1].version

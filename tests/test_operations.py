@@ -254,7 +254,7 @@ def _cli_run(env: dict, *args: str, timeout: float = 300) -> subprocess.Complete
 
 
 @pytest.mark.parametrize(
-    "crash_at", ["shard_writing", "publish_before_rename", "publish_after_rename"]
+    "crash_at", ["shard_writing", "publish_before_commit", "publish_after_commit"]
 )
 def test_killed_at_any_point_the_published_batch_stays_intact(prefect_server, tmp_path, crash_at):
     data_dir = tmp_path / "data"
@@ -268,7 +268,7 @@ def test_killed_at_any_point_the_published_batch_stays_intact(prefect_server, tm
     assert crashed.returncode == -signal.SIGKILL
 
     after_crash = _batch_snapshot(data_dir, "cp")
-    if crash_at == "publish_after_rename":
+    if crash_at == "publish_after_commit":
         assert len(after_crash["documents"]) == 12
     else:
         assert after_crash == before
@@ -278,7 +278,10 @@ def test_killed_at_any_point_the_published_batch_stays_intact(prefect_server, tm
     assert rerun.returncode == 0, rerun.stderr
     assert len(_batch_snapshot(data_dir, "cp")["documents"]) == 12
     assert _unique_doc_ids(data_dir)
-    assert len(store.batch_versions(store.Layout(data_dir), "cp")) == 1
+    assert _rows(data_dir, "select count(*) from stored.batches where batch_id = 'cp'") == [(1,)]
+    runs = _rows(data_dir, "select status from runs where batch_id = 'cp' order by started_at")
+    # The killed run published nothing and recorded nothing (SIGKILL), unless it had committed.
+    assert runs[-1] == ("completed",)
 
 
 def test_second_concurrent_run_of_a_batch_fails_clearly(prefect_server, tmp_path):

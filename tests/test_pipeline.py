@@ -30,7 +30,7 @@ def _query(data_dir: Path, sql: str, params=()):
 
 def _snapshot(data_dir: Path) -> dict[str, list]:
     """Every view's rows, minus what legitimately changes between runs."""
-    volatile = {"processed_at", "run_id", "batch_version", "rejected_at"}
+    volatile = {"processed_at", "run_id", "batch_snapshot", "rejected_at"}
     snap = {}
     con = connect_read_only(data_dir)
     for view in (*SPAN_TABLES, "documents", "rejects", "entity_counts", "doc_stats"):

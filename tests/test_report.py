@@ -9,13 +9,13 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
-import duckdb
 import pytest
 from conftest import SEEDS
 from lake_factory import PROCESSED_AT, Doc, Mention, write_version
 
 from docmill.flows.cli import main
-from docmill.warehouse.build import build_warehouse, warehouse_ddl
+from docmill.warehouse.build import build_warehouse
+from docmill.warehouse.query import connect_read_only
 from docmill.warehouse.report import collect_report, render_report, write_report
 from docmill.warehouse.report_svg import time_buckets
 
@@ -107,10 +107,12 @@ def test_an_empty_warehouse_gives_a_page_that_says_so(tmp_path):
 
 def test_a_view_missing_from_an_older_warehouse_is_named(tmp_path):
     _lake(tmp_path, [Doc("d1", ["Xi Jinping spoke ."], [XI])])
-    con = duckdb.connect(":memory:")
-    for statement in warehouse_ddl(tmp_path):
-        con.execute(statement)
-    con.execute("drop view entity_cooccurrence")
+    from docmill.warehouse.history import snapshots
+
+    # At a snapshot (this one before the views were built) the views are temporary ones of
+    # the connection: one can go.
+    con = connect_read_only(tmp_path, snapshot_version=snapshots(tmp_path, "b1")[-1].snapshot_id)
+    con.execute("drop view temp.main.entity_cooccurrence")
     text = render_report(collect_report(con, data_dir=tmp_path))
     assert "no <code>entity_cooccurrence</code> view" in text
     assert 'data-label="Xi Jinping"' in text
@@ -142,7 +144,7 @@ def test_cli_report_prints_the_path(tmp_path, capsys):
 def test_cli_report_without_warehouse_says_what_to_do(tmp_path, capsys):
     assert main(["report", "--data-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "No warehouse" in err and "docmill run" in err and "Traceback" not in err
+    assert "no catalog" in err and "docmill run" in err and "Traceback" not in err
 
 
 # ---------------------------------------------------------------- the real thing, in a browser

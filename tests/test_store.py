@@ -27,6 +27,7 @@ def _entities(n: int) -> pa.Table:
         [
             {
                 "doc_id": "d",
+                "batch_id": "b",
                 "ent_idx": i,
                 "sent_idx": 0,
                 "start_char": 0,
@@ -70,34 +71,14 @@ def test_shard_without_marker_is_not_complete(tmp_path):
     assert store.completed_shard(tmp_path / "shard") is None
 
 
-def _published(layout: store.Layout, batch_id: str, n_entities: int) -> str:
-    shard = layout.shard_dir(batch_id, f"k{n_entities}")
-    writer = store.ShardWriter(shard)
-    writer.write("entities", _entities(n_entities))
+def test_shard_writer_gives_every_row_its_batch(tmp_path):
+    final = tmp_path / "shard"
+    writer = store.ShardWriter(final, batch_id="b7")
+    writer.write("entities", _entities(2).drop_columns(["batch_id"]))
     writer.commit({})
-    return store.publish_batch(layout, batch_id, [shard], {"items": []})
-
-
-def test_publish_creates_a_complete_version_and_newer_versions_sort_later(tmp_path):
-    layout = store.Layout(tmp_path)
-    first = _published(layout, "b1", 2)
-    second = _published(layout, "b1", 3)
-    assert store.batch_versions(layout, "b1") == [first, second]
-    version_dir = layout.batch_dir("b1") / f"version={second}"
-    assert {p.name for p in version_dir.iterdir()} == {*schemas.BATCH_TABLES, "_manifest.json"}
-    assert pq.read_table(version_dir / "entities").num_rows == 3
-    assert store.latest_manifest(layout, "b1")["version"] == second
-
-
-def test_garbage_collection_keeps_the_newest_version_and_respects_grace(tmp_path):
-    layout = store.Layout(tmp_path)
-    _published(layout, "b1", 1)
-    newest = _published(layout, "b1", 2)
-    store.collect_garbage(layout, "b1", grace_seconds=3600)
-    assert len(store.batch_versions(layout, "b1")) == 2
-    store.collect_garbage(layout, "b1", grace_seconds=0)
-    assert store.batch_versions(layout, "b1") == [newest]
-    assert pq.read_table(layout.batch_dir("b1") / f"version={newest}" / "entities").num_rows == 2
+    for name in schemas.BATCH_TABLES:
+        assert "batch_id" in pq.read_schema(final / f"{name}.parquet").names
+    assert pq.read_table(final / "entities.parquet")["batch_id"].to_pylist() == ["b7", "b7"]
 
 
 def _hold_lock(data_dir: str, ready, release) -> None:
@@ -136,10 +117,3 @@ def test_lock_of_a_killed_holder_is_released(tmp_path):
     started = time.monotonic()
     with store.batch_lock(store.Layout(tmp_path), "b1", wait_seconds=5):
         assert time.monotonic() - started < 5
-
-
-def test_run_record_round_trips(tmp_path):
-    layout = store.Layout(tmp_path)
-    row = {name: None for name in schemas.RUNS.names} | {"run_id": "r1", "status": "completed"}
-    path = store.write_run_record(layout, row)
-    assert pq.read_table(path).to_pylist()[0]["status"] == "completed"

@@ -18,7 +18,8 @@ from conftest import PROJECT_ROOT, SEED_ARTICLE, SEEDS
 from lake_factory import PROCESSED_AT, Doc, Mention, write_run, write_version
 
 from docmill.warehouse import docs
-from docmill.warehouse.build import MACROS, VIEW_NAMES, build_warehouse, warehouse_path
+from docmill.warehouse.build import MACROS, VIEW_NAMES, build_warehouse
+from docmill.warehouse.query import connect_read_only
 
 UTC = dt.UTC
 CONTENT_POS = "('NOUN', 'PROPN', 'VERB', 'ADJ', 'ADV')"
@@ -44,7 +45,7 @@ class Contract:
     queries: tuple[str, ...] = ()  # any other check: a query that returns the offending rows
 
 
-SHOWN_VERSION = Ref("doc_id, batch_id, batch_version", "documents")
+SHOWN_VERSION = Ref("doc_id, batch_id, batch_snapshot", "documents")
 SANE_SPAN = "start_char < 0 or end_char < start_char"
 IN_ENTITY_COUNTS = (
     Ref("a, a_label", "entity_counts", "canonical, label"),
@@ -55,7 +56,7 @@ LATEST_DAY = "(select max(day) from entity_mentions_daily)"
 CONTRACTS: dict[str, Contract] = {
     "documents": Contract(
         key="doc_id",
-        not_null="source_id, batch_id, batch_version, source_uri, text, n_chars, processed_at",
+        not_null="source_id, batch_id, batch_snapshot, source_uri, text, n_chars, processed_at",
         refs=(Ref("duplicate_of", "documents", "doc_id"),),
         never=("n_chars <> length(text)",),
     ),
@@ -90,7 +91,7 @@ CONTRACTS: dict[str, Contract] = {
         never=(SANE_SPAN,),
     ),
     "cleaning": Contract(key="doc_id, step_idx", not_null="op", refs=(SHOWN_VERSION,)),
-    "rejects": Contract(key="batch_id, source_uri", not_null="reason, batch_version"),
+    "rejects": Contract(key="batch_id, source_uri", not_null="reason, batch_snapshot"),
     "duplicates": Contract(
         key="cluster_id, doc_id",
         not_null="cluster_size, kind",
@@ -278,7 +279,7 @@ def test_every_view_has_a_contract() -> None:
 
 
 def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(warehouse_path(data_dir)), read_only=True)
+    return connect_read_only(data_dir)
 
 
 def _bad_and_repeated_inputs(folder: Path) -> None:

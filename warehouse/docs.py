@@ -18,15 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
-from docmill.warehouse.build import (
-    MACROS,
-    VIEW_NAMES,
-    build_warehouse,
-    view_sql,
-    warehouse_path,
-)
+from docmill.warehouse.build import MACROS, VIEW_NAMES, build_warehouse, view_sql
+from docmill.warehouse.query import connect_read_only
 
 DEFAULT_OUTPUT = Path("docs/views.md")
 EXAMPLE_PREFIX = "example:"
@@ -78,7 +71,7 @@ def view_columns() -> dict[str, list[tuple[str, str]]]:
     with tempfile.TemporaryDirectory(prefix="docmill-views-") as tmp:
         data_dir = Path(tmp)
         build_warehouse(data_dir)
-        with duckdb.connect(str(warehouse_path(data_dir)), read_only=True) as con:
+        with connect_read_only(data_dir) as con:
             return {
                 name: [(row[0], row[1]) for row in con.execute(f'describe "{name}"').fetchall()]
                 for name in VIEW_NAMES

@@ -1,17 +1,17 @@
--- documents: one row per document (doc_id), from the latest published version that holds it.
--- Per batch only its newest version counts; across batches the newest version wins, so a
--- document processed again (same or another batch) appears exactly once.
+-- documents: one row per document (doc_id), from the batch that published it last. A batch
+-- holds one version at a time (a rerun replaces its rows in one commit); across batches the
+-- newest publish wins, so a document processed again (same or another batch) appears exactly
+-- once. batch_snapshot is the snapshot that published the row (`docmill history` lists them).
 -- example: select doc_id, title, n_sentences, n_entities from documents order by n_entities desc limit 5
-with ranked as (
+with published as (
     select
-        * exclude (batch, version),
-        version as batch_version,
-        row_number() over (
-            partition by doc_id order by version desc, batch desc
-        ) as version_rank
-    from lake.documents
+        *,
+        snapshot_id as batch_snapshot
+    from stored.documents
 )
 
-select * exclude (version_rank)
-from ranked
-where version_rank = 1
+select *
+from published
+qualify row_number() over (
+    partition by doc_id order by batch_snapshot desc, batch_id desc
+) = 1

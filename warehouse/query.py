@@ -1,4 +1,5 @@
-"""Read-only access to the warehouse: open it without ever blocking on a running pipeline."""
+"""Read-only access to the warehouse: the catalog attached read-only, never blocking on (and
+never blocking) a running pipeline, at its newest snapshot or at an earlier one."""
 
 from __future__ import annotations
 
@@ -16,40 +17,47 @@ from typing import Any, Literal
 
 import duckdb
 
-from docmill.tasks import storage
+from docmill.tasks import catalog, storage
 from docmill.tasks.storage import Location
-from docmill.warehouse.build import is_lock_error, warehouse_ddl, warehouse_path
-from docmill.warehouse.object_store import connect
+from docmill.tasks.store import Layout
+from docmill.warehouse.build import warehouse_ddl
 
 OutputFormat = Literal["table", "csv", "json"]
 
 
 class WarehouseMissing(FileNotFoundError):
-    """`warehouse.duckdb` has not been built in the data directory yet."""
+    """Nothing has been published to the data directory yet."""
 
 
-def connect_read_only(data_dir: str | Path | Location) -> duckdb.DuckDBPyConnection:
-    """A read-only connection that sees every view of the warehouse in `data_dir`.
+def connect_read_only(
+    data_dir: str | Path | Location,
+    *,
+    snapshot_version: int | None = None,
+    snapshot_time: dt.datetime | str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the catalog of `data_dir` with its views in scope, at its
+    newest snapshot, or at `snapshot_version` / the last snapshot at `snapshot_time`.
 
-    When a writer holds the file locked, the same views are created in an in-memory database
-    instead: they read the Parquet lake directly, so the analyst sees the same data.
-    """
+    An earlier snapshot is read through today's views (as temporary views of the connection):
+    the rows are as they were, the way of looking at them is the current one."""
     data_dir = storage.location(data_dir)
-    path = warehouse_path(data_dir)
-    if not path.exists():
-        raise WarehouseMissing(
-            f"No warehouse at {path}. Run `docmill run SOURCE --data-dir {data_dir}` to "
-            f"process documents, or `docmill views --data-dir {data_dir}` to build the views "
-            "over existing data."
+    try:
+        con = catalog.connect(
+            Layout.at(data_dir).catalog,
+            read_only=True,
+            snapshot_version=snapshot_version,
+            snapshot_time=snapshot_time,
         )
+    except catalog.CatalogMissing as missing:
+        raise WarehouseMissing(
+            f"{missing}. Run `docmill run SOURCE --data-dir {data_dir}` to process documents "
+            f"(or `docmill migrate --data-dir {data_dir}` for a data directory written before "
+            "the catalog)."
+        ) from None
+    if snapshot_version is None and snapshot_time is None:
+        return con
     try:
-        return connect(str(path), data_dir, read_only=True)
-    except duckdb.IOException as error:
-        if not is_lock_error(error):
-            raise
-    con = connect(":memory:", data_dir)
-    try:
-        for statement in warehouse_ddl(data_dir):
+        for statement in warehouse_ddl(temporary=True):
             con.execute(statement)
     except BaseException:
         con.close()
@@ -63,12 +71,16 @@ def run_query(
     *,
     fmt: OutputFormat = "table",
     max_cell_width: int = 48,
+    snapshot_version: int | None = None,
+    snapshot_time: dt.datetime | str | None = None,
 ) -> str:
     """Run `sql` read-only against the warehouse and render the result as text.
 
     DuckDB errors propagate as `duckdb.Error`.
     """
-    con = connect_read_only(data_dir)
+    con = connect_read_only(
+        data_dir, snapshot_version=snapshot_version, snapshot_time=snapshot_time
+    )
     try:
         cursor = con.execute(sql)
         if cursor.description is None:

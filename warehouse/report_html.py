@@ -60,7 +60,7 @@ def render_report(report: Report) -> str:
 <nav aria-label="Sections"><ul>{nav}</ul></nav></header>
 <main><section id="figures" aria-label="Headline figures"><dl class="figures">{figures}</dl>
 {empty}</section>{body}</main>
-<footer>Built from the views of <code>warehouse.duckdb</code>; the page needs no network.
+<footer>Built from the views of the lake's catalog; the page needs no network.
 Query the same data with <code>docmill sql</code>.</footer></body></html>
 """
 

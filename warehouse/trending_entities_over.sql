@@ -1,17 +1,18 @@
--- trending_entities_over(n_days, window_end := null): a table macro, not a view. One row per
+-- trending_entities_over(n_days, window_end := 'latest'): a table macro, not a view. One row per
 -- (canonical, label) mentioned in either of two adjacent windows of `n_days` days from
 -- `entity_mentions_daily`: recent = (window_end - n_days, window_end], previous = the n_days
--- before. `window_end` defaults to the latest day present in `entity_mentions_daily` (not
--- today), so the answer depends only on the data. growth = (recent + 1) / (previous + 1).
+-- before. `window_end` is a date, or 'latest' (the default): the latest day present in
+-- `entity_mentions_daily` (not today), so the answer depends only on the data. growth = (recent + 1) / (previous + 1).
 -- `trending_entities` is `from trending_entities_over(7)`.
 -- example: select canonical, label, recent_mentions, previous_mentions from trending_entities_over(30, date '2024-04-30') order by change desc limit 10
 with anchor as (
     select
         cast(n_days as integer) as window_days,
-        coalesce(
-            cast(window_end as date),
-            (select max(day) from entity_mentions_daily)
-        ) as window_end
+        case
+            when cast(window_end as varchar) = 'latest'
+                then (select max(day) from entity_mentions_daily)
+            else cast(window_end as date)
+        end as window_end
 ),
 
 windowed as (

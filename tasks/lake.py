@@ -1,0 +1,308 @@
+"""Publishing batches to the catalog, and what the catalog records about batches and runs.
+
+Publishing a batch is one catalog transaction: every stored table loses the batch's old rows
+and gains the new ones, the batch's record (its version and exact input items) is replaced,
+and so is the run's row. Readers see the old batch or the new one, never a mixture, in every
+table at once (DuckLake's snapshot isolation).
+
+The workers have already written each shard's tables as Parquet files in staging. A table's
+rows of the batch go in one of two ways, whichever leaves the lake in better shape:
+
+- many rows: the staged files are linked (locally; copied server-side in an object store) into
+  the table's folder and registered with `ducklake_add_data_files` — no row is copied, so the
+  transaction stays short (a BBC-sized batch publishes in about a second) and a commit that
+  loses a race with another writer is cheap to retry;
+- fewer than `DOCMILL_INLINE_ROWS` (1,000): the rows are inserted and DuckLake keeps them in
+  the catalog itself (data inlining), so a scheduled batch of a few documents makes no small
+  files; `docmill compact` later moves inlined rows into Parquet.
+
+A run killed before the commit leaves at most linked files no snapshot references; the
+maintenance flow deletes such orphans once they are a day old.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from docmill.tasks import catalog, schemas, storage, store
+from docmill.tasks.catalog import ALIAS, CatalogMissing, stored_table
+from docmill.tasks.storage import Location
+from docmill.tasks.store import Layout, crash_point
+
+COMMIT_AUTHOR = "docmill"
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What one publish did: the batch's new version, its snapshot and the rows in and out."""
+
+    batch_id: str
+    version: str
+    snapshot_id: int | None
+    rows_in: dict[str, int] = field(default_factory=dict)
+    rows_out: dict[str, int] = field(default_factory=dict)
+    files_registered: int = 0
+    seconds: float = 0.0
+    committed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _StagedTable:
+    name: str
+    files: list[Location]
+    rows: int
+
+
+def publish_batch(
+    layout: Layout,
+    batch_id: str,
+    shard_dirs: Sequence[Location],
+    manifest: dict,
+    *,
+    run_record: dict | None = None,
+    version: str | None = None,
+) -> Published:
+    """Replace the batch's rows in every stored table with the staged shards' rows, its record
+    with `manifest`, and (given) the run's row, in one catalog transaction.
+
+    `version` names the new version (default: the publish time, so later publishes sort later;
+    `docmill migrate` keeps the versions of the old layout)."""
+    started = time.perf_counter()
+    version = version or store.new_version()
+    staged = _staged_tables(shard_dirs)
+    limit = catalog.inline_rows()
+    registered = {
+        table.name: _link_into_table_folder(layout, table, batch_id, version)
+        for table in staged
+        if table.rows >= limit
+    }
+    inserted = {table.name: table.files for table in staged if 0 < table.rows < limit}
+    published_at = datetime.now(UTC)
+    batch_row = {
+        "batch_id": batch_id,
+        "version": version,
+        "published_at": published_at,
+        "run_id": (run_record or {}).get("run_id"),
+        "n_input": manifest.get("n_input"),
+        "manifest_json": json.dumps({**manifest, "batch_id": batch_id, "version": version}),
+    }
+    rows_in = {table.name: table.rows for table in staged}
+    crash_point("publish_before_commit")
+
+    def replace(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], datetime]:
+        committed_at = datetime.now(UTC)
+        rows_out = {name: _delete(con, name, "batch_id", batch_id) for name in schemas.BATCH_TABLES}
+        for name, files in registered.items():
+            for path in files:
+                con.execute(
+                    f"call ducklake_add_data_files('{ALIAS}', ?, ?, schema => '{catalog.STORED}')",
+                    [name, str(path)],
+                )
+        for name, files in inserted.items():
+            con.execute(
+                f"insert into {stored_table(name)} by name select * from read_parquet(?)",
+                [[str(path) for path in files]],
+            )
+        _delete(con, "batches", "batch_id", batch_id)
+        _insert_rows(con, "batches", [batch_row])
+        con.execute(f"delete from {stored_table('last_publish')}")
+        _insert_rows(
+            con,
+            "last_publish",
+            [
+                {
+                    **{k: batch_row[k] for k in ("batch_id", "version", "run_id")},
+                    "published_at": committed_at,
+                }
+            ],
+        )
+        if run_record is not None:
+            _delete(con, "runs", "run_id", run_record["run_id"])
+            row = {**run_record, "batch_version": version, "finished_at": committed_at}
+            _insert_rows(con, "runs", [row])
+        _commit_message(
+            con,
+            f"publish batch {batch_id}",
+            {
+                "kind": "publish",
+                "batch_id": batch_id,
+                "version": version,
+                "run_id": batch_row["run_id"],
+                "rows_in": rows_in,
+                "rows_out": rows_out,
+            },
+        )
+        return rows_out, committed_at
+
+    con = catalog.connect(layout.catalog)
+    try:
+        rows_out, committed_at = catalog.commit_with_retry(
+            con, replace, what=f"publishing batch {batch_id}"
+        )
+        snapshot_id = _last_snapshot(con)
+    finally:
+        con.close()
+    crash_point("publish_after_commit")
+    return Published(
+        batch_id,
+        version,
+        snapshot_id,
+        rows_in,
+        rows_out,
+        sum(len(files) for files in registered.values()),
+        time.perf_counter() - started,
+        committed_at,
+    )
+
+
+def _staged_tables(shard_dirs: Sequence[Location]) -> list[_StagedTable]:
+    """Per stored table of a batch, the staged files with rows and their total row count."""
+    staged = []
+    for name in schemas.BATCH_TABLES:
+        files, rows = [], 0
+        for shard_dir in shard_dirs:
+            path = shard_dir / f"{name}.parquet"
+            where, fs = storage.arrow_target(path)
+            n = pq.read_metadata(where, filesystem=fs).num_rows
+            if n:
+                files.append(path)
+                rows += n
+        staged.append(_StagedTable(name, files, rows))
+    return staged
+
+
+def _link_into_table_folder(
+    layout: Layout, table: _StagedTable, batch_id: str, version: str
+) -> list[Location]:
+    """The staged files under new names in the table's folder, where the catalog will own them.
+
+    New names every publish: a retry may reuse a shard whose files an older version holds, and
+    DuckLake deletes a file once no snapshot it keeps needs it.
+    """
+    folder = layout.tables / catalog.STORED / table.name
+    folder.mkdir(parents=True, exist_ok=True)
+    targets = []
+    for n, source in enumerate(table.files):
+        target = folder / f"docmill-{batch_id}-{version}-{n:05d}.parquet"
+        storage.copy_file(source, target)
+        if isinstance(target, os.PathLike):
+            # A hard link keeps the staged file's time; the orphan clean-up goes by it.
+            os.utime(target)
+        targets.append(target)
+    return targets
+
+
+def _delete(con: duckdb.DuckDBPyConnection, table: str, column: str, value: str) -> int:
+    row = con.execute(f'delete from {stored_table(table)} where "{column}" = ?', [value]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
+    schema = schemas.STORED_TABLES[table]
+    data = pa.Table.from_pylist(rows, schema=schema)
+    con.register("docmill_new_rows", data)
+    try:
+        con.execute(f"insert into {stored_table(table)} by name select * from docmill_new_rows")
+    finally:
+        con.unregister("docmill_new_rows")
+
+
+def _commit_message(con: duckdb.DuckDBPyConnection, message: str, extra: dict) -> None:
+    con.execute(
+        f"call {ALIAS}.set_commit_message(?, ?, extra_info => ?)",
+        [COMMIT_AUTHOR, message, json.dumps(extra, sort_keys=True, default=str)],
+    )
+
+
+def _last_snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
+    with contextlib.suppress(duckdb.Error):
+        row = con.execute(f"select id from {ALIAS}.last_committed_snapshot()").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+    return None
+
+
+def write_run_record(layout: Layout, row: dict) -> None:
+    """Write (or replace) the row of a flow run that published nothing (failed, nothing new)."""
+
+    def replace(con: duckdb.DuckDBPyConnection) -> None:
+        _delete(con, "runs", "run_id", row["run_id"])
+        _insert_rows(con, "runs", [row])
+        _commit_message(
+            con,
+            f"record run {row['run_id']} ({row.get('status')})",
+            {"kind": "run", "run_id": row["run_id"], "batch_id": row.get("batch_id")},
+        )
+
+    con = catalog.connect(layout.catalog)
+    try:
+        catalog.commit_with_retry(con, replace, what=f"recording run {row['run_id']}")
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def reading(layout: Layout) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only catalog connection, or None when nothing was ever published."""
+    try:
+        con = catalog.connect(layout.catalog, read_only=True)
+    except CatalogMissing:
+        yield None
+        return
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def batch_manifest(layout: Layout, batch_id: str) -> dict | None:
+    """The manifest (exact input items) of the batch's published version, if any."""
+    with reading(layout) as con:
+        if con is None:
+            return None
+        row = con.execute(
+            f"select manifest_json from {stored_table('batches')} where batch_id = ?", [batch_id]
+        ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def batch_manifests(layout: Layout) -> list[dict]:
+    """The manifest of every published batch."""
+    with reading(layout) as con:
+        if con is None:
+            return []
+        rows = con.execute(
+            f"select manifest_json from {stored_table('batches')} order by batch_id"
+        ).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+def published_batches(layout: Layout) -> list[str]:
+    with reading(layout) as con:
+        if con is None:
+            return []
+        rows = con.execute(
+            f"select batch_id from {stored_table('batches')} order by batch_id"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def other_batches_signatures(layout: Layout, batch_id: str) -> pa.Table:
+    """The signatures of the kept documents of every other published batch (dedup's index)."""
+    with reading(layout) as con:
+        if con is None:
+            return schemas.SIGNATURES.empty_table()
+        return con.execute(
+            f"select doc_id, content_hash, minhash, kept from {stored_table('signatures')} "
+            "where kept and batch_id <> ? order by batch_id, doc_id",
+            [batch_id],
+        ).to_arrow_table()

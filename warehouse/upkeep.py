@@ -1,0 +1,165 @@
+"""Upkeep of the lake, all of it DuckLake's own: compaction and clean-up.
+
+- **flush**: rows kept in the catalog by data inlining (small publishes) move into Parquet;
+- **merge**: adjacent small files of a table become few large ones; each row keeps the snapshot
+  that wrote it, so time travel still answers as before;
+- **expire**: snapshots older than the retention (30 days by default) are forgotten, and with
+  them the versions of batches replaced before then;
+- **clean up**: files no kept snapshot needs (merged away, or of expired versions) are deleted
+  once they have been unused for the grace period, so a query that started before still finds
+  them; files no snapshot ever referenced (a publish killed before its commit) once a day old.
+
+Each step is its own short transaction, retried when it races a publish (a merge and a delete
+of the same table conflict). Readers are never blocked and see the same rows throughout.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+from pathlib import Path
+
+import duckdb
+
+from docmill.tasks import catalog, storage
+from docmill.tasks.catalog import ALIAS
+from docmill.tasks.storage import Location
+from docmill.tasks.store import Layout
+
+# A publish links its files into the table folders before it commits; only a file older than
+# any publish can take is surely an orphan of a killed one.
+ORPHAN_AGE = timedelta(days=1)
+METADATA = f"__ducklake_metadata_{ALIAS}"
+
+
+@dataclass
+class UpkeepResult:
+    """What one round of upkeep did."""
+
+    rows_flushed: int = 0
+    files_merged: dict[str, int] = field(default_factory=dict)  # table -> input files
+    files_written: dict[str, int] = field(default_factory=dict)  # table -> merged files
+    snapshots_expired: int = 0
+    files_deleted: int = 0
+    orphans_deleted: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        return {
+            "rows_flushed": self.rows_flushed,
+            "files_merged": sum(self.files_merged.values()),
+            "files_written": sum(self.files_written.values()),
+            "snapshots_expired": self.snapshots_expired,
+            "files_deleted": self.files_deleted,
+            "orphans_deleted": self.orphans_deleted,
+            "seconds": round(self.seconds, 2),
+            "tables": {
+                name: {"files_merged": n, "files_written": self.files_written.get(name, 0)}
+                for name, n in sorted(self.files_merged.items())
+            },
+        }
+
+
+def upkeep(
+    data_dir: str | Path | Location,
+    *,
+    merge: bool,
+    retention_days: float,
+    grace_seconds: float,
+) -> UpkeepResult:
+    """Flush and merge (with `merge`), expire snapshots older than `retention_days`, delete
+    files unused for `grace_seconds` and orphans a day old."""
+    started = time.perf_counter()
+    layout = Layout.at(storage.location(data_dir))
+    result = UpkeepResult()
+    con = catalog.connect(layout.catalog)
+    try:
+        if merge:
+            result.rows_flushed = sum(
+                row[-1] or 0
+                for row in _step(con, f"call ducklake_flush_inlined_data('{ALIAS}')", "flushing")
+            )
+            for table, merged, written in _step(
+                con,
+                "select table_name, sum(files_processed), sum(files_created) "
+                f"from ducklake_merge_adjacent_files('{ALIAS}') group by all",
+                "merging files",
+            ):
+                result.files_merged[table] = int(merged)
+                result.files_written[table] = int(written)
+        result.snapshots_expired = _expire_snapshots(
+            con, datetime.now(UTC) - timedelta(days=retention_days)
+        )
+        result.files_deleted = _delete_unused_files(
+            con, datetime.now(UTC) - timedelta(seconds=grace_seconds)
+        )
+        result.orphans_deleted = len(
+            _step(
+                con,
+                f"select path from ducklake_delete_orphaned_files('{ALIAS}', older_than => ?)",
+                "deleting orphaned files",
+                [datetime.now(UTC) - ORPHAN_AGE],
+            )
+        )
+    finally:
+        con.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _expire_snapshots(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> int:
+    """Expire the snapshots taken before `cutoff` (never the newest).
+
+    Named by id: DuckLake's own `older_than` compares timestamps as text in a SQLite catalog,
+    where '2026-12-03 09:00' sorts before '2026-12-03T08:00', so a same-day cutoff would expire
+    every snapshot of the day."""
+    ids = [
+        row[0]
+        for row in con.execute(
+            f"select snapshot_id from {ALIAS}.snapshots() where snapshot_time < ? "
+            f"and snapshot_id < (select max(snapshot_id) from {ALIAS}.snapshots())",
+            [cutoff],
+        ).fetchall()
+    ]
+    if not ids:
+        return 0
+    return len(
+        _step(
+            con,
+            f"select snapshot_id from ducklake_expire_snapshots('{ALIAS}', versions => ?)",
+            "expiring snapshots",
+            [ids],
+        )
+    )
+
+
+def _delete_unused_files(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> int:
+    """Delete the files scheduled for deletion before `cutoff` (DuckLake schedules the files no
+    kept snapshot needs). The same text comparison as above makes `older_than` unusable within
+    a day, so: all of them when all are old enough, else those of earlier days only — files
+    stay longer than the grace period, never shorter."""
+    scheduled = con.execute(
+        "select min(schedule_start::timestamptz), max(schedule_start::timestamptz) "
+        f"from {METADATA}.ducklake_files_scheduled_for_deletion"
+    ).fetchone()
+    oldest, newest = scheduled if scheduled else (None, None)
+    if oldest is None or oldest >= cutoff:
+        return 0
+    if newest < cutoff:
+        sql = f"select path from ducklake_cleanup_old_files('{ALIAS}', cleanup_all => true)"
+        params: list = []
+    else:
+        sql = f"select path from ducklake_cleanup_old_files('{ALIAS}', older_than => ?)"
+        start_of_day = datetime.combine(cutoff.astimezone(UTC).date(), dt_time.min, UTC)
+        params = [start_of_day - timedelta(microseconds=1)]
+    return len(_step(con, sql, "deleting unused files", params))
+
+
+def _step(
+    con: duckdb.DuckDBPyConnection, sql: str, what: str, params: list | None = None
+) -> list[tuple]:
+    return catalog.commit_with_retry(
+        con, lambda con: con.execute(sql, params or []).fetchall(), what=what
+    )
