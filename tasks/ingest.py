@@ -253,8 +253,16 @@ def _csv_header(f: IO[bytes], lines: _Lines | None = None) -> list[str]:
 def _too_large(n_bytes: int | None, limit: int, item: SourceItem) -> str:
     # Planning and reading stop at a gzip file's limit: its full size is never known.
     if item.path.lower().endswith(".gz"):
-        return f"decompressed size exceeds {limit} bytes (reading stopped there)"
-    return f"over {limit} bytes" if n_bytes is None else f"{n_bytes} bytes (limit {limit})"
+        return f"decompressed size exceeds {limit} bytes in {item.path} (reading stopped there)"
+    size = f"over {limit} bytes" if n_bytes is None else f"{n_bytes} bytes (limit {limit})"
+    return f"{item.path}: {size}"
+
+
+def _where(item: SourceItem) -> str:
+    """The item in a reject's detail: its file, and its line or row."""
+    if item.record_no is None:
+        return item.path
+    return f"{item.path} {'line' if item.fmt == 'jsonl' else 'row'} {item.record_no}"
 
 
 def _read(
@@ -284,7 +292,7 @@ def _read(
     else:
         doc.title, doc.text = _split_title(text, markdown=item.fmt == "md")
     if not doc.text.strip():
-        raise ItemRejected("empty", "no text after stripping whitespace")
+        raise ItemRejected("empty", f"{_where(item)}: no text after stripping whitespace")
     return doc
 
 
@@ -313,10 +321,10 @@ def _parse_json(text: str, item: SourceItem) -> dict[str, Any]:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        detail = f"line {item.record_no}: {exc.msg} at column {exc.colno}"
+        detail = f"{_where(item)}: {exc.msg} at column {exc.colno}"
         raise ItemRejected("malformed_json", detail) from exc
     if not isinstance(record, dict):
-        detail = f"line {item.record_no}: expected a JSON object, got {type(record).__name__}"
+        detail = f"{_where(item)}: expected a JSON object, got {type(record).__name__}"
         raise ItemRejected("malformed_json", detail)
     return record
 
@@ -339,7 +347,7 @@ def _fill_record(doc: Document, record: dict[str, Any], item: SourceItem) -> Non
     """Set text, title, published_at and metadata (url and every unknown field) from a record."""
     if not isinstance(text := record.get("text"), str):
         what = "no 'text' field" if text is None else f"a {type(text).__name__} as 'text'"
-        raise ItemRejected("missing_text", f"record {item.record_no} has {what}")
+        raise ItemRejected("missing_text", f"{_where(item)}: the record has {what}")
     fields: dict[str, str | None] = {}
     for key, value in record.items():
         if (name := _FIELDS.get(key)) is None or name in fields:

@@ -193,7 +193,7 @@ def test_malformed_jsonl_line_is_rejected_and_good_lines_still_read(tmp_path: Pa
     assert [r.text for r in results if not isinstance(r, ItemRejected)] == ["good", "ok"]
     (bad,) = [r for r in results if isinstance(r, ItemRejected)]
     assert bad.reason == "malformed_json"
-    assert bad.detail.startswith("line 2:")
+    assert bad.detail.startswith(f"{path} line 2: Expecting value at column")
 
 
 @pytest.mark.parametrize(
