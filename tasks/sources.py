@@ -150,6 +150,10 @@ def _walk_matching(root: Path, pattern: list[str] | None) -> Iterator[_Entry]:
                 continue
             path, parts = folder / entry.name, (*rel, entry.name)
             hit = matched or _matches(parts, pattern)
+            if entry.is_file(follow_symlinks=False):  # from the listing itself: no stat
+                if hit:
+                    yield path, False
+                continue
             try:
                 info = entry.stat()  # follows links
             except OSError:  # a loop, a dangling link, no permission: planned, then rejected
