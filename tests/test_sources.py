@@ -264,3 +264,26 @@ def test_skipped_files_are_listed_and_entries_that_cannot_be_walked_are_not(tmp_
     scan = scan_sources([str(tmp_path)])
     assert scan.skipped == [tmp_path / "image.png"]
     assert scan.paths == [tmp_path / "good.txt", tmp_path / "sub" / "back"]
+
+
+def test_a_file_swapped_for_a_fifo_after_planning_is_not_read(tmp_path: Path, monkeypatch) -> None:
+    """Even if the stat check were passed (a race), the open cannot block and reads nothing."""
+    from docmill.tasks import ingest
+
+    path = good(tmp_path)
+    (item,) = plan_items([path])
+    path.unlink()
+    os.mkfifo(path)
+    monkeypatch.setattr(ingest, "entry_problem", lambda _: None)
+    result: list = []
+    worker = threading.Thread(target=lambda: result.extend(read_items([item])), daemon=True)
+    worker.start()
+    worker.join(5)
+    if worker.is_alive():
+        _unblock_fifos(tmp_path)
+        pytest.fail("reading a FIFO swapped in after planning blocked")
+    ((_, rejected),) = result
+    assert (rejected.reason, rejected.detail) == (
+        "special_file",
+        f"{path} is no longer a regular file; not read",
+    )
