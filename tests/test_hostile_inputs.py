@@ -71,14 +71,15 @@ def test_the_hostile_folder_without_the_permission_override(hostile: HostileFold
 def test_docmill_run_on_the_hostile_folder_publishes_every_item_once(
     hostile: HostileFolder, prefect_server: str, tmp_path: Path
 ) -> None:
-    """The issue's reproduction: `capsh --drop=... -- -c 'docmill run dir'`."""
+    """The issue's reproduction: `capsh --drop=... -- -c 'docmill run dir'` (no --batch-id: the
+    id derived from the sources used to raise on the symlink loop)."""
     from docmill.warehouse.query import connect_read_only
 
     data_dir = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
     env.update(PREFECT_API_URL=prefect_server, PREFECT_SERVER_ANALYTICS_ENABLED="false")
     run = [sys.executable, "-m", "docmill.flows.cli", "run", str(hostile.root)]
-    run += ["--batch-id", "hostile", "--data-dir", str(data_dir), "--workers", "1"]
+    run += ["--data-dir", str(data_dir), "--workers", "1"]
     done = subprocess.run(
         without_override(*run), capture_output=True, text=True, env=env, timeout=600
     )
@@ -88,16 +89,19 @@ def test_docmill_run_on_the_hostile_folder_publishes_every_item_once(
     root = hostile.root.resolve()
     con = connect_read_only(data_dir)
     try:
-        docs = con.execute("select source_uri from documents where batch_id = 'hostile'")
-        documents = [item_key(uri, root) for (uri,) in docs.fetchall()]
-        query = "select source_uri, reason, detail from rejects where batch_id = 'hostile'"
+        [(batch_id, n_input, n_documents, n_rejected)] = con.execute(
+            "select batch_id, n_input, n_documents, n_rejected from runs"
+        ).fetchall()
+        docs = con.execute(
+            "select source_uri, encoding, text from documents where batch_id = ?", [batch_id]
+        ).fetchall()
+        documents = [item_key(uri, root) for uri, _, _ in docs]
+        decoded = {item_key(uri, root): (encoding, text) for uri, encoding, text in docs}
+        query = "select source_uri, reason, detail from rejects where batch_id = ?"
         rejects = {
             item_key(uri, root): (reason, detail)
-            for uri, reason, detail in con.execute(query).fetchall()
+            for uri, reason, detail in con.execute(query, [batch_id]).fetchall()
         }
-        [(n_input, n_documents, n_rejected)] = con.execute(
-            "select n_input, n_documents, n_rejected from runs where batch_id = 'hostile'"
-        ).fetchall()
     finally:
         con.close()
 
@@ -106,7 +110,13 @@ def test_docmill_run_on_the_hostile_folder_publishes_every_item_once(
     assert n_input == n_documents + n_rejected == len(documents) + len(rejects)
     got = {**dict.fromkeys(documents, "document"), **{k: r for k, (r, _) in rejects.items()}}
     assert got == hostile.expected
-    assert all(detail for _, detail in rejects.values())
+    check_details({k: [r, d] for k, (r, d) in rejects.items()}, root)
+    assert batch_id.startswith("hostile-")
+    assert decoded["latin1.txt"] == ("cp1252", "Un café naïf à Noël.")
+    assert decoded["mixed.txt"][0] == "utf-8+cp1252"
+    assert "Un garçon naïf." in decoded["mixed.txt"][1]
+    assert decoded["utf16.txt"][0] == "utf-16-le"
+    assert "Berlin and Nairobi" in decoded["utf16.txt"][1]
     print(  # the figures for the report: `pytest -s`
         f"hostile folder: {n_input} items tried, {n_documents} documents, {n_rejected} rejects",
         dict(Counter(reason for reason, _ in rejects.values())),
