@@ -3,91 +3,37 @@
 from __future__ import annotations
 
 import csv
-import glob
 import gzip
 import hashlib
 import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from docmill.tasks.decode import decode_bytes, looks_binary
 from docmill.tasks.html import HtmlExtraction, HtmlOptions, declared_charset, extract_html
 from docmill.tasks.records import Document, ItemRejected, SourceItem
+from docmill.tasks.sources import (  # noqa: F401 - re-exported: callers resolve sources here
+    FORMATS,
+    SourceNotFound,
+    SourceScan,
+    entry_problem,
+    file_format,
+    identity_path,
+    resolve_sources,
+    scan_sources,
+)
 
-# Suffix -> format; each may also carry a ".gz" suffix.
-FORMATS: dict[str, str] = {".txt": "txt", ".text": "txt", ".md": "md", ".csv": "csv"}
-FORMATS |= {".html": "html", ".htm": "html", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 RECORD_FORMATS = frozenset({"jsonl", "csv"})
 MAX_BYTES = 50_000_000
 MAX_GZIP_BYTES = 64 * 1024 * 1024
 MAX_TITLE_CHARS = 300
-_GLOB_CHARS = frozenset("*?[")
 _CHUNK = 1 << 20
 _HTML_DEFAULTS = HtmlOptions()
-
-
-class SourceNotFound(ValueError):
-    """A source (file, folder or glob) that names no input file."""
-
-    def __init__(self, source: str, detail: str | None = None) -> None:
-        suffixes = ", ".join(FORMATS)
-        detail = detail or "no such file or directory"
-        super().__init__(
-            f"source {source!r}: {detail}; expected a file, a directory or a glob pattern "
-            f"matching files ending in {suffixes} (optionally .gz)"
-        )
-        self.source = source
-
-
-class SourceScan(NamedTuple):
-    paths: list[Path]  # files to process
-    skipped: list[Path]  # files in folders or glob matches skipped for their suffix
-
-
-def file_format(path: Path | str) -> tuple[str | None, bool]:
-    """(format, gzipped) of a file name; format None for an unsupported suffix."""
-    name = Path(path).name.lower()
-    return FORMATS.get(Path(name.removesuffix(".gz")).suffix), name.endswith(".gz")
-
-
-def scan_sources(sources: Sequence[str]) -> SourceScan:
-    """Like `resolve_sources`, also returning the files folders and globs held but were skipped."""
-    found: set[Path] = set()
-    skipped: set[Path] = set()
-    for source in sources:
-        path = Path(source).expanduser()
-        if path.is_file():
-            found.add(path.resolve())  # named explicitly: any suffix is read as text
-            continue
-        if path.is_dir():
-            files = list(_walk(path))
-        elif _GLOB_CHARS.intersection(source):
-            matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
-            files = [f for m in matches for f in (_walk(m) if m.is_dir() else [m]) if f.is_file()]
-        else:
-            raise SourceNotFound(source)
-        wanted = {f.resolve() for f in files if file_format(f)[0]}
-        if not wanted:
-            detail = f"none of its {len(files)} file(s) has a supported suffix" if files else ""
-            raise SourceNotFound(source, detail or "matched no file")
-        found |= wanted
-        skipped.update(f.resolve() for f in files if not file_format(f)[0])
-    return SourceScan(paths=sorted(found), skipped=sorted(skipped - found))
-
-
-def resolve_sources(sources: Sequence[str]) -> list[Path]:
-    """Files named by `sources` (files, folders searched recursively, globs): sorted, absolute."""
-    return scan_sources(sources).paths
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        yield from (Path(folder, f) for f in sorted(files) if not f.startswith("."))
 
 
 def _digest(data: bytes | str) -> str:
@@ -96,7 +42,39 @@ def _digest(data: bytes | str) -> str:
 
 
 def _open(path: Path, gzipped: bool) -> IO[bytes]:
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+    """Open a regular file for reading; anything else raises ItemRejected without being opened."""
+    if (problem := entry_problem(path)) is not None:
+        raise problem
+    raw = open(path, "rb", opener=_open_regular)  # noqa: SIM115 - closed by the caller
+    return _GzipReader(raw) if gzipped else raw
+
+
+def _open_regular(path: str, flags: int) -> int:
+    # Non-blocking, so an entry swapped for a FIFO after the check cannot hang the open; the
+    # descriptor's own type is checked before any read.
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ItemRejected("special_file", f"{path} is no longer a regular file; not read")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class _GzipReader(gzip.GzipFile):
+    """A GzipFile that also closes the file it reads (GzipFile leaves a given file open)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
 def _item(path: Path, fmt: str, digest: str, n_bytes: int, record: tuple = ()) -> SourceItem:
@@ -116,11 +94,16 @@ def plan_items(
     """One item per file, or per non-empty JSONL line / CSV data row, streaming, in path order.
 
     An unreadable or oversized file still becomes an item, rejected when read: nothing is lost.
+    So does every other entry `resolve_sources` returns (a FIFO, a broken link, a folder that
+    could not be listed): it is never opened, and reading it raises the reason.
     """
     for path in paths:
-        path = Path(path).resolve()
+        path = identity_path(path)
         fmt, gzipped = file_format(path)
         fmt = fmt or "txt"  # named explicitly, whatever its suffix
+        if entry_problem(path) is not None:
+            yield _item(path, fmt, "", 0)
+            continue
         try:
             digest, size = "", 0
             if gzipped or fmt not in RECORD_FORMATS:
@@ -132,7 +115,7 @@ def plan_items(
                         yield _item(path, fmt, _digest(raw), len(raw), record)
             else:
                 yield _item(path, fmt, digest, size)
-        except (OSError, EOFError, csv.Error):
+        except (OSError, EOFError, csv.Error, ItemRejected):
             yield _item(path, fmt, "", 0)
 
 
@@ -234,6 +217,7 @@ def read_items(
                 if item.n_bytes > limit:
                     raise ItemRejected("too_large", _too_large(item.n_bytes, limit, item))
                 if item.fmt in RECORD_FORMATS and item.record_no is None:
+                    _open(Path(item.path), gzipped).close()  # raises why, if it still fails
                     detail = f"{item.path} could not be read as {item.fmt} when planned"
                     raise ItemRejected("unreadable", detail)
                 if opened and (opened[0] != item.path or opened[1].tell() > item.byte_offset):
@@ -250,10 +234,15 @@ def read_items(
                 if opened:  # a failed read may leave the file unusable for the next item
                     opened[1].close()
                 opened = None
-                yield item, ItemRejected("unreadable", f"{item.path}: {exc}")
+                yield item, ItemRejected("unreadable", f"{item.path}: {_what_failed(exc)}")
     finally:
         if opened:
             opened[1].close()
+
+
+def _what_failed(exc: BaseException) -> str:
+    # "Permission denied", not "[Errno 13] Permission denied: '<the path again>'".
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 def _csv_header(f: IO[bytes], lines: _Lines | None = None) -> list[str]:
@@ -264,8 +253,16 @@ def _csv_header(f: IO[bytes], lines: _Lines | None = None) -> list[str]:
 def _too_large(n_bytes: int | None, limit: int, item: SourceItem) -> str:
     # Planning and reading stop at a gzip file's limit: its full size is never known.
     if item.path.lower().endswith(".gz"):
-        return f"decompressed size exceeds {limit} bytes (reading stopped there)"
-    return f"over {limit} bytes" if n_bytes is None else f"{n_bytes} bytes (limit {limit})"
+        return f"decompressed size exceeds {limit} bytes in {item.path} (reading stopped there)"
+    size = f"over {limit} bytes" if n_bytes is None else f"{n_bytes} bytes (limit {limit})"
+    return f"{item.path}: {size}"
+
+
+def _where(item: SourceItem) -> str:
+    """The item in a reject's detail: its file, and its line or row."""
+    if item.record_no is None:
+        return item.path
+    return f"{item.path} {'line' if item.fmt == 'jsonl' else 'row'} {item.record_no}"
 
 
 def _read(
@@ -295,7 +292,7 @@ def _read(
     else:
         doc.title, doc.text = _split_title(text, markdown=item.fmt == "md")
     if not doc.text.strip():
-        raise ItemRejected("empty", "no text after stripping whitespace")
+        raise ItemRejected("empty", f"{_where(item)}: no text after stripping whitespace")
     return doc
 
 
@@ -324,10 +321,10 @@ def _parse_json(text: str, item: SourceItem) -> dict[str, Any]:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        detail = f"line {item.record_no}: {exc.msg} at column {exc.colno}"
+        detail = f"{_where(item)}: {exc.msg} at column {exc.colno}"
         raise ItemRejected("malformed_json", detail) from exc
     if not isinstance(record, dict):
-        detail = f"line {item.record_no}: expected a JSON object, got {type(record).__name__}"
+        detail = f"{_where(item)}: expected a JSON object, got {type(record).__name__}"
         raise ItemRejected("malformed_json", detail)
     return record
 
@@ -350,7 +347,7 @@ def _fill_record(doc: Document, record: dict[str, Any], item: SourceItem) -> Non
     """Set text, title, published_at and metadata (url and every unknown field) from a record."""
     if not isinstance(text := record.get("text"), str):
         what = "no 'text' field" if text is None else f"a {type(text).__name__} as 'text'"
-        raise ItemRejected("missing_text", f"record {item.record_no} has {what}")
+        raise ItemRejected("missing_text", f"{_where(item)}: the record has {what}")
     fields: dict[str, str | None] = {}
     for key, value in record.items():
         if (name := _FIELDS.get(key)) is None or name in fields:

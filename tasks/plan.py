@@ -99,7 +99,11 @@ def plan_batch(
 ) -> BatchPlan:
     """Drop repeated doc_ids (a reject each) and cut the rest into shards of similar size.
     `rejects` are items already known to be unusable; they are carried into the plan.
-    Duplicate content is found later, on the cleaned text (tasks/dedup.py)."""
+    Duplicate content is found later, on the cleaned text (tasks/dedup.py).
+
+    Ids are compared as text: a JSON number 5 and a string "5" (or a CSV row's 5) are one id.
+    Exporters quote ids inconsistently and CSV has no types, and the doc_id of either spelling
+    must stay what it always was (invariant 6), so the repeat is rejected and says why."""
     kept: list[SourceItem] = []
     rejects = list(rejects)
     first_with_id: dict[str, SourceItem] = {}
@@ -112,7 +116,8 @@ def plan_batch(
                     item.source_id,
                     item.doc_id,
                     "duplicate_id",
-                    f"id {item.source_id!r} was already given by {earlier.source_uri}",
+                    f"id {item.source_id!r} was already given by {earlier.source_uri}"
+                    + _as_text_note(item.source_id),
                     item.content_hash,
                 )
             )
@@ -122,6 +127,19 @@ def plan_batch(
     size = shard_size(len(kept), max_shard_docs=max_shard_docs, min_shard_docs=min_shard_docs)
     shards = [kept[i : i + size] for i in range(0, len(kept), size)]
     return BatchPlan(batch_id, kept, shards, rejects)
+
+
+def _as_text_note(source_id: str) -> str:
+    try:
+        number = json.loads(source_id)
+    except ValueError:
+        return ""
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        return ""
+    return (
+        f" (ids are compared as text: the number {source_id} and the string"
+        f' "{source_id}" are one id)'
+    )
 
 
 def shard_size(n_items: int, *, max_shard_docs: int, min_shard_docs: int) -> int:

@@ -83,3 +83,98 @@ def test_bad_utf16_is_replaced_not_raised() -> None:
 )
 def test_looks_binary(data: bytes, binary: bool) -> None:
     assert looks_binary(data) is binary
+
+
+# --- legacy encodings: cp1252 unless the evidence for another is strong ----------------------
+
+_EN = (
+    "The committee met on Tuesday to discuss the budget. Critics called the plan naïve, and "
+    "one member said it was déjà vu. The café owners in the old town were not consulted. "
+    "Officials from Zürich and São Paulo attended the meeting as observers.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We met at the déjà in town. It was naïve indeed.",
+        "A Noël idea.",
+        "The über one\n",
+        "Zoë, Björk and Ærø",
+        "© 2024 été",
+        _EN * 4,
+        "Il governo ha approvato mercoledì una riforma delle pensioni. I sindacati hanno "
+        "criticato duramente la decisione, giudicata affrettata. Il ministro ha dichiarato che "
+        "è pronto a trattare con le parti sociali già la prossima settimana, perché la città "
+        "lo chiede.",
+    ],
+)
+def test_western_latin1_text_is_read_as_cp1252(text: str) -> None:
+    assert decode_bytes(text.encode("latin-1"))[:2] == (text, "cp1252")
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Ελληνικά κείμενα για δοκιμή", "cp1253"),
+        (
+            "Vláda ve středu schválila nový zákon o důchodech. Odbory rozhodnutí ostře "
+            "kritizovaly a označily jej za unáhlené. Ministr prohlásil, že je připraven jednat "
+            "se sociálními partnery již příští týden.",
+            "cp1250",
+        ),
+        (
+            "Vyriausybė trečiadienį priėmė naują pensijų įstatymą. Profesinės sąjungos griežtai "
+            "kritikavo šį sprendimą, vadindamos jį skubotu. Ministras pareiškė, kad yra "
+            "pasirengęs derėtis su socialiniais partneriais jau kitą savaitę.",
+            "cp1257",
+        ),
+        (
+            "Hükümet çarşamba günü emeklilik konusunda yeni bir yasa kabul etti. Sendikalar "
+            "kararı sert bir şekilde eleştirdi ve aceleci olduğunu söyledi.",
+            "cp1254",
+        ),
+    ],
+)
+def test_strong_evidence_still_picks_another_code_page(text: str, encoding: str) -> None:
+    assert decode_bytes(text.encode(encoding))[:2] == (text, encoding)
+
+
+# --- files mixing UTF-8 and legacy lines -----------------------------------------------------
+
+
+def test_mixed_utf8_and_latin1_lines_are_decoded_line_by_line() -> None:
+    data = "Le café\n".encode() + "était naïf\n".encode("latin-1") + "Zürich\n".encode()
+    text, encoding, note = decode_bytes(data)
+    assert text == "Le café\nétait naïf\nZürich\n"
+    assert encoding == "utf-8+cp1252"
+    assert note == "mixed encodings: 2 lines UTF-8, 1 line cp1252 (first at line 2)"
+
+
+def test_a_legacy_file_with_ascii_lines_is_not_mixed() -> None:
+    data = b"plain ascii\n" + "caf\xe9 cr\xe8me\n".encode("latin-1")
+    assert decode_bytes(data)[:2] == ("plain ascii\ncafé crème\n", "cp1252")
+
+
+# --- UTF-16 without a byte-order mark --------------------------------------------------------
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_recognised_by_its_nul_bytes(codec: str) -> None:
+    text = "Title\n\nA naïve café, £300.\n"
+    data = text.encode(codec)
+    assert not looks_binary(data)
+    decoded, encoding, note = decode_bytes(data)
+    assert (decoded, encoding) == (text, codec)
+    assert note == f"no byte-order mark; {codec.upper()} recognised by its NUL bytes"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes(b for n in range(200) for b in (n % 32, 0)),  # 16-bit integers, not text
+        b"\x00\x00\x00\x01" * 100,
+    ],
+)
+def test_nul_patterned_binary_stays_binary(data: bytes) -> None:
+    assert looks_binary(data)

@@ -193,7 +193,7 @@ def test_malformed_jsonl_line_is_rejected_and_good_lines_still_read(tmp_path: Pa
     assert [r.text for r in results if not isinstance(r, ItemRejected)] == ["good", "ok"]
     (bad,) = [r for r in results if isinstance(r, ItemRejected)]
     assert bad.reason == "malformed_json"
-    assert bad.detail.startswith("line 2:")
+    assert bad.detail.startswith(f"{path} line 2: Expecting value at column")
 
 
 @pytest.mark.parametrize(
@@ -309,3 +309,16 @@ def test_read_items_reports_each_item_once(tmp_path: Path) -> None:
         (tmp_path.joinpath("b.txt").as_uri(), "ItemRejected"),
         (uri, "Document"),
     ]
+
+
+def test_utf16_without_bom_is_read_not_rejected_as_binary(tmp_path: Path) -> None:
+    doc = read_one(write(tmp_path / "a.txt", "Title\n\nBody, naïve.".encode("utf-16-le")))
+    assert (doc.title, doc.text, doc.encoding) == ("Title", "Body, naïve.", "utf-16-le")
+    assert doc.decode_note == "no byte-order mark; UTF-16-LE recognised by its NUL bytes"
+
+
+def test_a_file_mixing_utf8_and_latin1_lines_has_no_mojibake(tmp_path: Path) -> None:
+    data = "Le café\n\n".encode() + "Un garçon naïf.\n".encode("latin-1")
+    doc = read_one(write(tmp_path / "a.txt", data))
+    assert (doc.title, doc.text, doc.encoding) == ("Le café", "Un garçon naïf.\n", "utf-8+cp1252")
+    assert doc.decode_note == "mixed encodings: 1 line UTF-8, 1 line cp1252 (first at line 3)"

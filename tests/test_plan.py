@@ -66,3 +66,43 @@ def test_default_batch_id_is_derived_from_the_sources():
     assert default_batch_id(paths) == default_batch_id(list(reversed(paths)))
     assert default_batch_id(paths).startswith("news-")
     assert default_batch_id(paths) != default_batch_id(paths[:1])
+
+
+def _id_digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"id:{text}".encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    ("raw_id", "source_id"),
+    [('"5"', "5"), ("5", "5"), ('" 5 "', "5"), ('"x-1"', "x-1"), ("true", "True")],
+)
+def test_json_ids_keep_the_doc_id_they_always_had(tmp_path, raw_id, source_id):
+    """Invariant 6: the doc_id of an id that worked before does not change, number or string."""
+    from docmill.tasks.ingest import plan_items
+
+    path = tmp_path / "a.jsonl"
+    path.write_text(f'{{"id": {raw_id}, "text": "t"}}\n')
+    (item,) = plan_items([path])
+    assert (item.source_id, item.doc_id) == (source_id, _id_digest(source_id))
+
+
+def test_a_number_and_a_string_with_the_same_digits_are_one_id_and_the_reject_says_so(tmp_path):
+    from docmill.tasks.ingest import plan_items
+
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "5", "text": "a"}\n{"id": 5, "text": "b"}\n{"id": "x", "text": "c"}\n')
+    extra = tmp_path / "b.jsonl"
+    extra.write_text('{"id": "x", "text": "d"}\n')
+    plan = plan_batch("b", plan_items([path, extra]))
+    assert [i.source_uri.rsplit("/", 1)[1] for i in plan.items] == ["a.jsonl#L1", "a.jsonl#L3"]
+    assert [(r.source_uri.rsplit("/", 1)[1], r.reason, r.detail) for r in plan.rejects] == [
+        (
+            "a.jsonl#L2",
+            "duplicate_id",
+            f"id '5' was already given by {path.as_uri()}#L1 (ids are compared as text: "
+            'the number 5 and the string "5" are one id)',
+        ),
+        ("b.jsonl#L1", "duplicate_id", f"id 'x' was already given by {path.as_uri()}#L3"),
+    ]
