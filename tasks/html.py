@@ -9,6 +9,7 @@ takes over, and the result says which method produced the text and why.
 from __future__ import annotations
 
 import ctypes
+import logging
 import re
 import signal
 import threading
@@ -78,6 +79,13 @@ _TABLE_RULE_RE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+\s*")
 def _trafilatura_module() -> ModuleType:
     import trafilatura  # 0.2 s to import: only runs that meet an HTML page pay for it
 
+    # For a page where it finds no main text trafilatura logs "discarding data: None" (None
+    # being the URL it was not given), which reads like lost data. Nothing is lost: the fallback
+    # reads the page, and the document records it (`extraction = 'fallback'` and its
+    # `extraction_note`), as does the run summary. A level someone set is left alone.
+    logger = logging.getLogger("trafilatura")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.CRITICAL)
     return trafilatura
 
 

@@ -1,4 +1,5 @@
 import gzip
+import logging
 import random
 import signal
 import threading
@@ -149,6 +150,27 @@ def test_fallback_when_trafilatura_finds_nothing() -> None:
     note = "trafilatura found no main text"
     expected = HtmlExtraction(None, "Too short for an article.", None, "fallback", note)
     assert extract_html("<p>Too short for an article.</p>") == expected
+
+
+def test_trafilatura_finding_nothing_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """Its "discarding data: None" (None: the URL it was not given) reads like lost data; the
+    fallback and its note say what happened instead."""
+    caplog.set_level(logging.DEBUG)
+    extraction = extract_html("<p>Too short for an article.</p>")
+    assert (extraction.method, extraction.note) == ("fallback", "trafilatura found no main text")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("trafilatura")] == []
+
+
+def test_a_level_set_for_trafilatura_is_kept(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("trafilatura")
+    saved = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        caplog.set_level(logging.WARNING)
+        extract_html("<p>Too short for an article.</p>")
+    finally:
+        logger.setLevel(saved)
+    assert any("discarding data" in r.getMessage() for r in caplog.records)
 
 
 def test_fallback_when_trafilatura_raises(monkeypatch: pytest.MonkeyPatch) -> None:
