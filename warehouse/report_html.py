@@ -132,18 +132,21 @@ def _entities_section(report: Report) -> str:
 def _time_section(report: Report) -> str:
     if report.daily is None:
         return _absent(report, "entity_mentions_daily")
+    tagged, dated = report.headline["tagged"], report.dated_documents
+    if dated * 2 < tagged:
+        return _empty(
+            f"Only {dated:,} of {tagged:,} tagged documents have a publication date, too few for "
+            "a timeline. (The others count in entity_mentions_daily on the day they were "
+            "processed, with day_source 'processed': that says when docmill read them, not "
+            "when they were news.)"
+        )
     if not report.daily:
         return _empty("No dated entity mentions yet.")
-    tagged = report.headline["tagged"]
-    if report.dated_documents == 0:
+    undated = tagged - dated
+    if undated:
         note = (
-            "No document has a publication date, so each mention counts on the day its "
-            "document was processed, not published."
-        )
-    elif report.dated_documents < tagged:
-        note = (
-            f"{report.dated_documents:,} of {tagged:,} tagged documents have a publication date; "
-            "the others count on the day they were processed."
+            f"{dated:,} of {tagged:,} tagged documents have a publication date; the {undated:,} "
+            f"undated {'one is' if undated == 1 else 'ones are'} left out."
         )
     else:
         note = "Days are publication dates."
@@ -155,11 +158,12 @@ def _time_section(report: Report) -> str:
         values[index[day if unit == "day" else day.replace(day=1)]] += mentions
     if len(buckets) == 1:
         note += f" All mentions fall on one day ({buckets[0].isoformat()})."
+    chart = line_chart(
+        "mentions-over-time", f"Mentions per {unit}", buckets, list(series.items()), unit=unit
+    )
     return (
-        f'<p class="note">Mentions per {unit} of the {len(series)} most mentioned entities. '
-        f"{esc(note)}</p>"
-        + legend(list(series))
-        + line_chart("mentions-over-time", f"Mentions per {unit}", buckets, list(series.items()))
+        f'<p class="note">Mentions per {unit} of publication of the {len(series)} most '
+        f"mentioned entities. {esc(note)}</p>" + legend(list(series)) + chart
     )
 
 
