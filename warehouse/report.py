@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from docmill.tasks import storage
+from docmill.tasks.entities import VALUE_LABELS
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 from docmill.warehouse.query import connect_read_only
@@ -26,7 +27,6 @@ from docmill.warehouse.report_html import (
     TOP_PAIRS,
     TOP_PER_LABEL,
     TOP_SERIES,
-    VALUE_LABELS,
     render_report,
 )
 from docmill.warehouse.report_svg import Rows

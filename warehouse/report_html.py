@@ -18,8 +18,6 @@ from docmill.warehouse.report_svg import (
 if TYPE_CHECKING:
     from docmill.warehouse.report import Report
 
-# Labels whose "entities" are values (dates, amounts); they would crowd out names in the charts.
-VALUE_LABELS = frozenset({"CARDINAL", "DATE", "MONEY", "ORDINAL", "PERCENT", "QUANTITY", "TIME"})
 TOP_LABELS, TOP_PER_LABEL, TOP_SERIES, TOP_PAIRS, TOP_CLUSTERS, MAX_ROWS = 6, 10, 5, 15, 10, 20
 
 
