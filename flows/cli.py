@@ -312,12 +312,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _format_summary(summary: dict) -> str:
+    from docmill.flows.reporting import listing, run_story
+
+    story = run_story(summary)
+    not_tagged = sum(n for _, n in story.not_tagged)
     lines = [
         f"batch {summary['batch_id']} published (version {summary['batch_version']}) "
         f"in {summary['seconds']} s",
         f"  input items  {summary['n_input']:>9,}",
-        f"  documents    {summary['n_documents']:>9,}   duplicates {summary['n_duplicates']:,}",
-        f"  rejected     {summary['n_rejected']:>9,}",
+        f"  documents    {summary['n_documents']:>9,}   tagged {story.tagged:,}, "
+        f"duplicates {summary['n_duplicates']:,}",
+    ]
+    if not_tagged:
+        lines.append(f"  not tagged   {not_tagged:>9,}   {listing(story.not_tagged)}")
+    lines += [
+        f"  rejected     {summary['n_rejected']:>9,}   {listing(story.rejects)}".rstrip(),
         f"  tokens       {summary['n_tokens']:>9,}",
         f"  entities     {summary['n_entities']:>9,}",
         f"  shards       {summary['n_shards']:>9,}   reused {summary['n_shards_reused']:,}",
@@ -325,10 +334,12 @@ def _format_summary(summary: dict) -> str:
     counts = _warehouse_counts(summary["data_dir"], summary["batch_id"])
     if counts:
         lines.append(f"  sentences    {counts['sentences']:>9,}")
-    if summary["top_entities"]:
+    if story.stages:
+        lines.append(f"  time         {listing(story.stages, ' s')}")
+    if story.top_entities:
         lines.append(
             "  top entities "
-            + ", ".join(f"{name} ({label}) {n}" for name, label, n in summary["top_entities"][:8])
+            + ", ".join(f"{name} ({label}) {n}" for name, label, n in story.top_entities[:8])
         )
     lines.append(
         f'query: docmill sql "select * from entity_counts limit 10" --data-dir '

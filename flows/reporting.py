@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -53,21 +54,82 @@ def stage_seconds(results: list[ShardResult | PrepareResult]) -> dict[str, float
     return {k: round(v, 3) for k, v in merge_counts(r.seconds for r in results).items()}
 
 
-def publish_artifacts(
+# The flow's wall-clock stages (counters_json "flow_seconds"), as a person names them.
+# shards_wall spans prepare, find duplicates and tag; tag is what is left of it.
+_FLOW_STAGES = (
+    ("plan", "plan"),
+    ("prepare", "prepare_wall"),
+    ("find duplicates", "dedup"),
+    ("tag", None),
+    ("publish", "publish"),
+    ("views", "views"),
+)
+
+
+@dataclass(frozen=True)
+class RunStory:
+    """What a finished run did, from its summary: the terminal and the flow run's markdown
+    artifact both tell it. Pairs are (name, count or seconds), largest counts first."""
+
+    tagged: int
+    not_tagged: list[tuple[str, int]]
+    rejects: list[tuple[str, int]]
+    stages: list[tuple[str, float]]  # wall clock, in the order they ran
+    worker_seconds: list[tuple[str, float]]  # per step, summed over shards
+    top_entities: list[tuple[str, str, int]]  # (canonical, label, mentions), named kinds only
+
+
+def run_story(summary: Mapping) -> RunStory:
+    counters = json.loads(summary.get("counters_json") or "{}")
+    flow_seconds = counters.get("flow_seconds", {})
+    stages = []
+    for name, key in _FLOW_STAGES:
+        if key is None:
+            seconds = flow_seconds.get("shards_wall", 0.0) - sum(
+                flow_seconds.get(part, 0.0) for part in ("prepare_wall", "dedup")
+            )
+        else:
+            seconds = flow_seconds.get(key, 0.0)
+        if key is None or key in flow_seconds:
+            stages.append((name, round(max(seconds, 0.0), 2)))
+    return RunStory(
+        tagged=counters.get("tagged", 0),
+        not_tagged=_largest_first(counters.get("not_tagged_by_reason", {})),
+        rejects=_largest_first(counters.get("rejects", {})),
+        stages=stages if flow_seconds else [],
+        worker_seconds=[(k, round(v, 2)) for k, v in counters.get("seconds", {}).items()],
+        top_entities=[tuple(entity) for entity in summary.get("top_entities") or []],
+    )
+
+
+def _largest_first(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    return sorted(((k, n) for k, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0]))
+
+
+def listing(pairs: Iterable[tuple[str, float]], unit: str = "") -> str:
+    """`language de 34, duplicate 10` (or `plan 0.1 s, tag 12.3 s` with unit " s")."""
+    return ", ".join(f"{name} {n:,g}{unit}" for name, n in pairs)
+
+
+def summary_markdown(
     summary: dict, prepared: list[PrepareResult], results: list[ShardResult]
-) -> None:
-    """A markdown summary and a per-shard table on the flow run page."""
-    key = "batch-" + "".join(c if c.isalnum() else "-" for c in summary["batch_id"].lower())
+) -> str:
+    """The flow run page's summary of a published batch."""
     counters = json.loads(summary["counters_json"])
-    rejects = counters["rejects"]
+    story = run_story(summary)
     lines = [
         f"# Batch `{summary['batch_id']}` — version `{summary['batch_version']}`",
         "",
-        "| input | documents | rejected | duplicates | tokens | entities | shards (reused) |",
-        "|---|---|---|---|---|---|---|",
-        f"| {summary['n_input']} | {summary['n_documents']} | {summary['n_rejected']} | "
+        "| input | documents | tagged | not tagged | rejected | duplicates | tokens | entities "
+        "| shards (reused) |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {summary['n_input']} | {summary['n_documents']} | {story.tagged} | "
+        f"{sum(n for _, n in story.not_tagged)} | {summary['n_rejected']} | "
         f"{summary['n_duplicates']} | {summary['n_tokens']} | {summary['n_entities']} | "
         f"{summary['n_shards']} ({summary['n_shards_reused']}) |",
+        "",
+        f"Not tagged: {listing(story.not_tagged) or 'none'} (`documents.not_tagged_reason`). "
+        f"Rejected: {listing(story.rejects) or 'none'}.",
         "",
         f"Model `{summary['model']}`, pipeline {summary['pipeline_version']}, "
         f"{summary['seconds']} s wall clock. Data: `{summary['data_dir']}`.",
@@ -80,9 +142,7 @@ def publish_artifacts(
         *(f"| {op} | {n} |" for op, n in counters["clean_ops"].items()),
         "",
         f"Duplicates: {counters['duplicates']['exact']} exact, "
-        f"{counters['duplicates']['near']} near (query the `duplicates` view). "
-        f"Not tagged: {counters['not_tagged']['duplicate']} duplicates, "
-        f"{counters['not_tagged']['language']} in a language the model does not serve.",
+        f"{counters['duplicates']['near']} near (query the `duplicates` view).",
         "",
         "Languages: "
         + (", ".join(f"{lang} {n}" for lang, n in counters["languages"].items()) or "none")
@@ -90,20 +150,35 @@ def publish_artifacts(
         + (", ".join(f"{how} {n}" for how, n in counters["extraction"].items()) or "none")
         + ".",
         "",
-        "## Time per stage (summed over shards, seconds)",
+        "## Time per stage (seconds)",
+        "",
+        f"Wall clock: {listing(story.stages, ' s')}.",
+        "",
+        "In the workers, summed over shards:",
         "",
         *(f"- {stage}: {s}" for stage, s in stage_seconds([*prepared, *results]).items()),
         "",
-        "## Top entities",
+        "## Top entities (names; dates, times and amounts left out)",
         "",
-        *(f"- {name} ({label}): {n}" for name, label, n in summary["top_entities"]),
+        *(f"- {name} ({label}): {n}" for name, label, n in story.top_entities),
+        *([] if story.top_entities else ["none"]),
         "",
         "## Rejects",
         "",
-        *(f"- {reason}: {n}" for reason, n in sorted(rejects.items())),
-        *([] if rejects else ["none"]),
+        *(f"- {reason}: {n}" for reason, n in story.rejects),
+        *([] if story.rejects else ["none"]),
     ]
-    create_markdown_artifact("\n".join(lines), key=key, description="docmill batch summary")
+    return "\n".join(lines)
+
+
+def publish_artifacts(
+    summary: dict, prepared: list[PrepareResult], results: list[ShardResult]
+) -> None:
+    """A markdown summary and a per-shard table on the flow run page."""
+    key = "batch-" + "".join(c if c.isalnum() else "-" for c in summary["batch_id"].lower())
+    create_markdown_artifact(
+        summary_markdown(summary, prepared, results), key=key, description="docmill batch summary"
+    )
     rows = [
         {
             "shard": r.shard_no,
