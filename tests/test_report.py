@@ -76,6 +76,7 @@ def test_report_charts_hold_the_entities(tmp_path):
     page = Elements(text)
     bars = {(a["data-label"], a["data-value"]) for a in page.points("top-entities")}
     assert {("Xi Jinping", "2"), ("Seoul", "1")} <= bars
+    assert "None of the 2 tagged documents has a publication date" in text
     pairs = [a["data-label"] for a in page.points("cooccurrence", "tr") if "data-label" in a]
     assert pairs == ["Seoul + Xi Jinping"]
     batch = {a["data-series"]: a["data-value"] for a in page.points("batches")}

@@ -132,11 +132,15 @@ def _time_section(report: Report) -> str:
         return _absent(report, "entity_mentions_daily")
     tagged, dated = report.headline["tagged"], report.dated_documents
     if dated * 2 < tagged:
+        how_many = (
+            f"None of the {tagged:,} tagged documents has a publication date"
+            if dated == 0
+            else f"Only {dated:,} of {tagged:,} tagged documents have a publication date"
+        )
         return _empty(
-            f"Only {dated:,} of {tagged:,} tagged documents have a publication date, too few for "
-            "a timeline. (The others count in entity_mentions_daily on the day they were "
-            "processed, with day_source 'processed': that says when docmill read them, not "
-            "when they were news.)"
+            f"{how_many}, too few for a timeline. (Undated documents count in "
+            "entity_mentions_daily on the day they were processed, with day_source "
+            "'processed': that says when docmill read them, not when they were news.)"
         )
     if not report.daily:
         return _empty("No dated entity mentions yet.")
