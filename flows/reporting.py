@@ -54,18 +54,6 @@ def stage_seconds(results: list[ShardResult | PrepareResult]) -> dict[str, float
     return {k: round(v, 3) for k, v in merge_counts(r.seconds for r in results).items()}
 
 
-# The flow's wall-clock stages (counters_json "flow_seconds"), as a person names them.
-# shards_wall spans prepare, find duplicates and tag; tag is what is left of it.
-_FLOW_STAGES = (
-    ("plan", "plan"),
-    ("prepare", "prepare_wall"),
-    ("find duplicates", "dedup"),
-    ("tag", None),
-    ("publish", "publish"),
-    ("views", "views"),
-)
-
-
 @dataclass(frozen=True)
 class RunStory:
     """What a finished run did, from its summary: the terminal and the flow run's markdown
@@ -81,25 +69,32 @@ class RunStory:
 
 def run_story(summary: Mapping) -> RunStory:
     counters = json.loads(summary.get("counters_json") or "{}")
-    flow_seconds = counters.get("flow_seconds", {})
-    stages = []
-    for name, key in _FLOW_STAGES:
-        if key is None:
-            seconds = flow_seconds.get("shards_wall", 0.0) - sum(
-                flow_seconds.get(part, 0.0) for part in ("prepare_wall", "dedup")
-            )
-        else:
-            seconds = flow_seconds.get(key, 0.0)
-        if key is None or key in flow_seconds:
-            stages.append((name, round(max(seconds, 0.0), 2)))
     return RunStory(
         tagged=counters.get("tagged", 0),
         not_tagged=_largest_first(counters.get("not_tagged_by_reason", {})),
         rejects=_largest_first(counters.get("rejects", {})),
-        stages=stages if flow_seconds else [],
-        worker_seconds=[(k, round(v, 2)) for k, v in counters.get("seconds", {}).items()],
+        stages=_wall_clock(counters.get("flow_seconds", {})),
+        worker_seconds=list(counters.get("seconds", {}).items()),
         top_entities=[tuple(entity) for entity in summary.get("top_entities") or []],
     )
+
+
+def _wall_clock(flow_seconds: Mapping[str, float]) -> list[tuple[str, float]]:
+    """The flow's stages as a person names them; shards_wall spans prepare, find duplicates
+    and tag, so tag is what is left of it."""
+    if not flow_seconds:
+        return []
+    seconds = flow_seconds.get
+    tag = seconds("shards_wall", 0.0) - seconds("prepare_wall", 0.0) - seconds("dedup", 0.0)
+    stages = {
+        "plan": seconds("plan"),
+        "prepare": seconds("prepare_wall"),
+        "find duplicates": seconds("dedup"),
+        "tag": max(tag, 0.0),
+        "publish": seconds("publish"),
+        "views": seconds("views"),
+    }
+    return [(name, round(s, 2)) for name, s in stages.items() if s is not None]
 
 
 def _largest_first(counts: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -108,12 +103,14 @@ def _largest_first(counts: Mapping[str, int]) -> list[tuple[str, int]]:
 
 def listing(pairs: Iterable[tuple[str, float]], unit: str = "") -> str:
     """`language de 34, duplicate 10` (or `plan 0.1 s, tag 12.3 s` with unit " s")."""
-    return ", ".join(f"{name} {n:,g}{unit}" for name, n in pairs)
+    return ", ".join(f"{name} {_number(n)}{unit}" for name, n in pairs)
 
 
-def summary_markdown(
-    summary: dict, prepared: list[PrepareResult], results: list[ShardResult]
-) -> str:
+def _number(n: float) -> str:
+    return f"{n:,}" if isinstance(n, int) else f"{n:,.2f}".rstrip("0").rstrip(".")
+
+
+def summary_markdown(summary: dict) -> str:
     """The flow run page's summary of a published batch."""
     counters = json.loads(summary["counters_json"])
     story = run_story(summary)
@@ -156,7 +153,7 @@ def summary_markdown(
         "",
         "In the workers, summed over shards:",
         "",
-        *(f"- {stage}: {s}" for stage, s in stage_seconds([*prepared, *results]).items()),
+        *(f"- {step}: {_number(s)}" for step, s in story.worker_seconds),
         "",
         "## Top entities (names; dates, times and amounts left out)",
         "",
@@ -177,7 +174,7 @@ def publish_artifacts(
     """A markdown summary and a per-shard table on the flow run page."""
     key = "batch-" + "".join(c if c.isalnum() else "-" for c in summary["batch_id"].lower())
     create_markdown_artifact(
-        summary_markdown(summary, prepared, results), key=key, description="docmill batch summary"
+        summary_markdown(summary), key=key, description="docmill batch summary"
     )
     rows = [
         {

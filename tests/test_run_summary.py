@@ -79,11 +79,12 @@ def test_the_terminal_summary_tells_the_whole_story():
 
 
 def test_the_markdown_summary_tells_the_same_story():
-    markdown = summary_markdown(SUMMARY, [], [])
+    markdown = summary_markdown(SUMMARY)
     assert "Not tagged: language de 34, duplicate 10, language fr 4" in markdown
     assert "Rejected: empty 2, binary 1." in markdown
     assert "Wall clock: plan 0.1 s, prepare 3 s, find duplicates 0.5 s, tag 10 s" in markdown
     assert "- Xi Jinping (PERSON): 7" in markdown
+    assert "- tag: 9" in markdown  # summed over the workers
 
 
 ENGLISH = (
