@@ -189,6 +189,9 @@ def test_time_axis_labels_never_overlap(n_days):
     assert labels[-1][1] == buckets[-1].isoformat()[: len(labels[-1][1])]
     for (x, text), (next_x, _) in itertools.pairwise(labels):
         assert next_x - x >= CHAR_WIDTH_PX * len(text), (text, x, next_x)
+    last_x, last = labels[-1]
+    width = float(re.search(r'<svg[^>]* width="([\d.]+)"', svg).group(1))
+    assert last_x + CHAR_WIDTH_PX * len(last) / 2 <= width  # not cut off at the right edge
 
 
 class TextElements(HTMLParser):

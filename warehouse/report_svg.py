@@ -153,7 +153,8 @@ def line_chart(
             for i, v in enumerate(values)
             if v
         )
-    width, height = left + plot_w + 16, top + plot_h + bottom
+    # room for half of the last time label, which is centred on the last bucket
+    width, height = left + plot_w + max(16, math.ceil(label_w / 2)), top + plot_h + bottom
     return svg_frame(name, title, width, height, "".join(parts))
 
 
