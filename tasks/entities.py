@@ -35,6 +35,10 @@ _SPACES = re.compile(r"\s+")
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
 
+# Labels whose "entities" are values (dates, amounts, counts), not names: lists of top entities
+# leave them out, or "2" and "first" would crowd out the people, places and organisations.
+VALUE_LABELS = frozenset({"CARDINAL", "DATE", "MONEY", "ORDINAL", "PERCENT", "QUANTITY", "TIME"})
+
 # Labels whose surface form is a name; a leading "the" is part of the phrase, not the name.
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT"})
 

@@ -9,12 +9,14 @@ takes over, and the result says which method produced the text and why.
 from __future__ import annotations
 
 import ctypes
+import html
+import logging
 import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from types import FrameType, ModuleType
 from typing import Any
@@ -34,6 +36,7 @@ class HtmlExtraction:
     published_at: str | None  # ISO date (YYYY-MM-DD) as the page gives it
     method: str  # "trafilatura" | "fallback"
     note: str | None = None  # why the fallback was used
+    url: str | None = None  # the page's own address, from its markup (see `page_url`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,8 @@ def extract_html(
     time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
     use_trafilatura: bool = True,
 ) -> HtmlExtraction:
-    """Main text, title and date of a decoded HTML page; never raises for a bad page."""
+    """Main text, title, date and own address of a decoded HTML page; never raises for a bad
+    page."""
     note = None
     if use_trafilatura:
         trafilatura = _trafilatura_module()  # imported outside the limit: never half-imported
@@ -64,10 +68,10 @@ def extract_html(
             note = f"trafilatura failed: {type(exc).__name__}: {exc}"[:300]
         else:
             if found is not None:
-                return found
+                return replace(found, url=page_url(page))
             note = "trafilatura found no main text"
     title, text = fallback_text(page)
-    return HtmlExtraction(title, text, None, "fallback", note)
+    return HtmlExtraction(title, text, None, "fallback", note, page_url(page))
 
 
 # --- trafilatura --------------------------------------------------------------------------
@@ -78,6 +82,13 @@ _TABLE_RULE_RE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+\s*")
 def _trafilatura_module() -> ModuleType:
     import trafilatura  # 0.2 s to import: only runs that meet an HTML page pay for it
 
+    # For a page where it finds no main text trafilatura logs "discarding data: None" (None
+    # being the URL it was not given), which reads like lost data. Nothing is lost: the fallback
+    # reads the page, and the document records it (`extraction = 'fallback'` and its
+    # `extraction_note`), as does the run summary. A level someone set is left alone.
+    logger = logging.getLogger("trafilatura")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.CRITICAL)
     return trafilatura
 
 
@@ -129,6 +140,42 @@ def _drop_repeated_title(title: str | None, paragraphs: list[str]) -> tuple[str 
     if len(parts) > 1 and first.casefold() in parts:
         return first, paragraphs[1:]
     return title, paragraphs
+
+
+# --- the page's own address ---------------------------------------------------------------
+
+_HEAD_END_RE = re.compile(r"<body[\s>]|</head\s*>", re.I)
+_ADDRESS_TAG_RE = re.compile(r"<(link|meta|base)\s[^>]*>", re.I)
+_TEXT_ATTR_RE = re.compile(r"""([a-zA-Z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_WEB_URL_RE = re.compile(r"https?://[^/\s?#]+", re.I)
+
+
+def page_url(page: str) -> str | None:
+    """The address a page gives itself in its head: `<link rel="canonical">`, else
+    `<meta property="og:url">`, else `<base href>`; absolute http(s) URLs only.
+
+    A saved page has no URL of its own (its file is the item), but this one says which site
+    it came from, which is how `source_stats` groups web pages.
+    """
+    head_end = _HEAD_END_RE.search(page)
+    found: dict[str, str] = {}
+    for tag in _ADDRESS_TAG_RE.finditer(page, 0, head_end.start() if head_end else len(page)):
+        attrs = {
+            m[1].lower(): html.unescape(m[2] or m[3] or m[4] or "").strip()
+            for m in _TEXT_ATTR_RE.finditer(tag.group())
+        }
+        kind = tag.group(1).lower()
+        if kind == "link" and "canonical" in attrs.get("rel", "").lower().split():
+            kind, address = "canonical", attrs.get("href", "")
+        elif kind == "meta" and (attrs.get("property") or attrs.get("name", "")) == "og:url":
+            kind, address = "og:url", attrs.get("content", "")
+        elif kind == "base":
+            address = attrs.get("href", "")
+        else:
+            continue
+        if _WEB_URL_RE.match(address):
+            found.setdefault(kind, address)
+    return found.get("canonical") or found.get("og:url") or found.get("base")
 
 
 # --- time limit ---------------------------------------------------------------------------

@@ -315,6 +315,8 @@ def _fill_html(doc: Document, page: HtmlExtraction) -> None:
         doc.published_at = page.published_at
     if page.note:
         doc.metadata["extraction_note"] = page.note
+    if page.url:  # where a record keeps its own url: source_stats groups by its host
+        doc.metadata["url"] = page.url
 
 
 def _parse_json(text: str, item: SourceItem) -> dict[str, Any]:

@@ -55,6 +55,8 @@ class ShardResult:
     n_tokens: int = 0
     n_entities: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    # Documents kept but not tagged, by documents.not_tagged_reason ("duplicate", "language de").
+    not_tagged_by_reason: dict[str, int] = field(default_factory=dict)
     entity_repairs: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     entity_counts: list[tuple[str, str, int]] = field(default_factory=list)
@@ -140,6 +142,7 @@ def process_shard(spec: ShardSpec) -> ShardResult:
             1 for r in reasons.values() if r and r.startswith("language")
         )
         result.n_tagged = len(counts)
+        result.not_tagged_by_reason = dict(Counter(r for r in reasons.values() if r))
         result.n_sentences = sum(c.n_sentences for c in counts.values())
         result.n_tokens = sum(c.n_tokens for c in counts.values())
         result.n_entities = sum(c.n_entities for c in counts.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from lake_factory import Doc, Mention, catalog_held_open, write_version
 
-from docmill.flows.cli import main
+from docmill.flows.cli import _parser, main
 from docmill.warehouse.build import build_warehouse
 
 VERSION = "20260101T000000000000Z-00000001"
@@ -201,3 +202,84 @@ def test_shell_prints_statements_any_duckdb_client_runs(data_dir, capsys):
     con = duckdb.connect()
     con.execute(statements)
     assert con.execute("select canonical from entity_counts").fetchall() == [("Xi Jinping",)]
+
+
+def test_version_names_the_package_pipeline_and_schema(capsys):
+    from importlib.metadata import version
+
+    from docmill.tasks.schemas import PIPELINE_VERSION, SCHEMA_VERSION
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == (
+        f"docmill {version('docmill')} (pipeline {PIPELINE_VERSION}, schema v{SCHEMA_VERSION})"
+    )
+
+
+def _options() -> list[tuple[str, argparse.Action, str]]:
+    """(command, option, its help as printed) for every option of every command."""
+    parser = _parser()
+    commands = {"docmill": parser}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands.update(action.choices)
+    found = []
+    for name, command in commands.items():
+        formatter = command._get_formatter()
+        for action in command._actions:
+            if action.option_strings and action.help is not argparse.SUPPRESS:
+                text = formatter._expand_help(action) if action.help else ""
+                found.append((name, action, text))
+    return found
+
+
+def test_every_option_that_takes_a_value_states_its_default():
+    missing = [
+        f"{command} {action.option_strings[-1]}: {text!r}"
+        for command, action, text in _options()
+        if action.nargs != 0 and "default" not in text
+    ]
+    assert missing == []
+
+
+def test_a_stated_default_is_the_real_one():
+    wrong = [
+        f"{command} {action.option_strings[-1]}: {text!r}"
+        for command, action, text in _options()
+        if action.nargs != 0 and action.default is not None and str(action.default) not in text
+    ]
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("option", "setting"),
+    [
+        ("--model", "model"),
+        ("--workers", "workers"),
+        ("--profile", "profile"),
+        ("--dedup", "dedup"),
+        ("--task-runner", "task_runner"),
+    ],
+)
+def test_run_help_states_the_settings_defaults(option, setting):
+    from docmill.flows.settings import Settings
+
+    [text] = [
+        text
+        for command, action, text in _options()
+        if (command, option) == ("run", action.option_strings[-1])
+    ]
+    assert f"or {Settings.model_fields[setting].default})" in text
+
+
+@pytest.mark.parametrize("command", ["bench", "eval"])
+def test_bench_and_eval_state_the_default_model(command):
+    from docmill.tasks.nlp import DEFAULT_MODEL
+
+    [text] = [
+        text
+        for name, action, text in _options()
+        if (name, action.option_strings[-1]) == (command, "--model")
+    ]
+    assert f"(default: {DEFAULT_MODEL})" in text

@@ -1,4 +1,5 @@
 import gzip
+import logging
 import random
 import signal
 import threading
@@ -15,6 +16,7 @@ from docmill.tasks.html import (
     declared_charset,
     extract_html,
     fallback_text,
+    page_url,
     time_limit,
 )
 from docmill.tasks.ingest import MAX_BYTES, MAX_GZIP_BYTES, plan_items, read_item, read_items
@@ -142,6 +144,56 @@ def test_publication_date(head: str, published_at: str | None) -> None:
     assert extract_html(page(head=head)).published_at == published_at
 
 
+# --- the page's own address ------------------------------------------------------------------
+
+CANONICAL = '<link rel="canonical" href="https://www.example.com/news/tram">'
+OG_URL = '<meta property="og:url" content="https://m.example.com/tram">'
+BASE = '<base href="https://example.org/">'
+
+
+@pytest.mark.parametrize(
+    ("head", "url"),
+    [
+        (CANONICAL + OG_URL + BASE, "https://www.example.com/news/tram"),
+        (OG_URL + CANONICAL, "https://www.example.com/news/tram"),
+        (BASE + OG_URL, "https://m.example.com/tram"),
+        (BASE, "https://example.org/"),
+        (
+            "<link href='http://blog.example.net/a.html' rel='canonical'/>",
+            "http://blog.example.net/a.html",
+        ),
+        (
+            '<link rel="canonical" href="https&#x3A;&#x2F;&#x2F;shop.example.de&#x2F;x">',
+            "https://shop.example.de/x",
+        ),
+        ('<link rel="canonical" href="">' + BASE, "https://example.org/"),
+        ('<link rel="canonical" href="/news/tram">' + OG_URL, "https://m.example.com/tram"),
+        ('<base href="/">', None),
+        ('<link rel="alternate" href="https://example.com/feed">', None),
+        (
+            '<meta name="og:url" content="https://example.com/by-name">',
+            "https://example.com/by-name",
+        ),
+        ('<link rel="canonical" href="ftp://example.com/file">', None),
+        ("", None),
+    ],
+)
+def test_page_url(head: str, url: str | None) -> None:
+    assert page_url(page(head=head)) == url
+
+
+def test_a_link_in_the_body_is_not_the_pages_address() -> None:
+    body_link = "<p>Share: <link rel='canonical' href='https://elsewhere.example/x'></p>"
+    assert page_url(page(article=[*ARTICLE, body_link])) is None
+
+
+def test_extraction_carries_the_page_url_whichever_method_read_it() -> None:
+    found = extract_html(page(head=CANONICAL))
+    fallback = extract_html(page(head=CANONICAL), use_trafilatura=False)
+    assert (found.method, fallback.method) == ("trafilatura", "fallback")
+    assert found.url == fallback.url == "https://www.example.com/news/tram"
+
+
 # --- fallback -----------------------------------------------------------------------------
 
 
@@ -149,6 +201,27 @@ def test_fallback_when_trafilatura_finds_nothing() -> None:
     note = "trafilatura found no main text"
     expected = HtmlExtraction(None, "Too short for an article.", None, "fallback", note)
     assert extract_html("<p>Too short for an article.</p>") == expected
+
+
+def test_trafilatura_finding_nothing_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """Its "discarding data: None" (None: the URL it was not given) reads like lost data; the
+    fallback and its note say what happened instead."""
+    caplog.set_level(logging.DEBUG)
+    extraction = extract_html("<p>Too short for an article.</p>")
+    assert (extraction.method, extraction.note) == ("fallback", "trafilatura found no main text")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("trafilatura")] == []
+
+
+def test_a_level_set_for_trafilatura_is_kept(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("trafilatura")
+    saved = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        caplog.set_level(logging.WARNING)
+        extract_html("<p>Too short for an article.</p>")
+    finally:
+        logger.setLevel(saved)
+    assert any("discarding data" in r.getMessage() for r in caplog.records)
 
 
 def test_fallback_when_trafilatura_raises(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -342,6 +415,13 @@ def test_ingest_sets_title_text_date_and_method(tmp_path: Path) -> None:
     assert (doc.title, doc.published_at, doc.extraction) == (HEADLINE, "2021-03-04", "trafilatura")
     assert doc.text.split("\n\n") == ARTICLE
     assert "extraction_note" not in doc.metadata
+
+
+def test_ingest_keeps_the_page_url_as_the_documents_url(tmp_path: Path) -> None:
+    """source_of() and source_stats group a page by the host of this url (warehouse/)."""
+    doc = read_one(write(tmp_path / "a.html", page(head=CANONICAL)))
+    assert doc.metadata["url"] == "https://www.example.com/news/tram"
+    assert "url" not in read_one(write(tmp_path / "b.html", page())).metadata
 
 
 def test_ingest_records_the_fallback_note(tmp_path: Path) -> None:

@@ -165,3 +165,20 @@ def test_a_document_of_short_lines_is_classified_as_a_whole() -> None:
     doc, paragraphs = identify_document(text, spans)
     assert all(g.lang is None for g in paragraphs)
     assert doc == detect_language(text)
+
+
+def test_a_document_without_a_majority_language_is_undetermined() -> None:
+    text, spans = _paragraphs(GERMAN, ENGLISH, FRENCH, SPANISH)
+    doc, paragraphs = identify_document(text, spans)
+    assert [g.lang for g in paragraphs] == ["de", "en", "fr", "es"]
+    assert doc == LanguageGuess(None, 0.0)
+
+
+def test_a_few_identified_paragraphs_do_not_speak_for_the_whole_document() -> None:
+    """One German paragraph among many short English lines (too short to identify one by one)
+    is a small part of the document: the whole text decides."""
+    lines = ["The dog barks.", "The cat sleeps.", "A child plays.", "Our father cooks."] * 12
+    text, spans = _paragraphs(GERMAN, *lines)
+    doc, paragraphs = identify_document(text, spans)
+    assert [g.lang for g in paragraphs[:2]] == ["de", None]
+    assert doc == detect_language(text) and doc.lang == "en"

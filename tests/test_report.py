@@ -4,7 +4,9 @@ seeds, opened in headless Chromium."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,7 +19,7 @@ from docmill.flows.cli import main
 from docmill.warehouse.build import build_warehouse
 from docmill.warehouse.query import connect_read_only
 from docmill.warehouse.report import collect_report, render_report, write_report
-from docmill.warehouse.report_svg import time_buckets
+from docmill.warehouse.report_svg import line_chart, time_buckets
 
 V1 = "20260101T000000000000Z-00000001"
 XI = Mention(0, "Xi Jinping", "PERSON")
@@ -72,16 +74,51 @@ def test_report_charts_hold_the_entities(tmp_path):
     )
     text = _page(tmp_path)
     page = Elements(text)
-    assert "No document has a publication date" in text
     bars = {(a["data-label"], a["data-value"]) for a in page.points("top-entities")}
     assert {("Xi Jinping", "2"), ("Seoul", "1")} <= bars
+    assert "None of the 2 tagged documents has a publication date" in text
     pairs = [a["data-label"] for a in page.points("cooccurrence", "tr") if "data-label" in a]
     assert pairs == ["Seoul + Xi Jinping"]
     batch = {a["data-series"]: a["data-value"] for a in page.points("batches")}
     assert batch == {"documents": "2", "duplicates": "0", "rejects": "1"}
-    assert page.points("mentions-over-time", "path")
-    days = {a["data-day"] for a in page.points("mentions-over-time", "circle")}
-    assert days == {PROCESSED_AT.date().isoformat()}  # no publication dates: processing day
+
+
+def test_no_timeline_when_fewer_than_half_the_documents_are_dated(tmp_path):
+    """Undated documents would all sit on the day they were processed (the BBC corpus)."""
+    _lake(
+        tmp_path,
+        [
+            Doc(
+                "d1",
+                ["Xi Jinping spoke ."],
+                [XI],
+                published_at=dt.datetime(2025, 3, 1, tzinfo=dt.UTC),
+            ),
+            Doc("d2", ["Xi Jinping spoke again ."], [XI]),
+            Doc("d3", ["Xi Jinping left ."], [XI]),
+        ],
+    )
+    text = _page(tmp_path)
+    assert 'data-chart="mentions-over-time"' not in text
+    assert "Only 1 of 3 tagged documents have a publication date" in text
+
+
+def test_the_timeline_shows_publication_days_only(tmp_path):
+    published = dt.datetime(2025, 3, 1, 9, tzinfo=dt.UTC)
+    _lake(
+        tmp_path,
+        [
+            Doc("d1", ["Xi Jinping spoke ."], [XI], published_at=published),
+            Doc("d2", ["Xi Jinping spoke again ."], [XI], published_at=published),
+            Doc("d3", ["Xi Jinping left ."], [XI]),
+        ],
+    )
+    text = _page(tmp_path)
+    page = Elements(text)
+    points = {(a["data-day"], a["data-value"]) for a in page.points("mentions-over-time", "circle")}
+    assert points == {("2025-03-01", "2")}
+    assert PROCESSED_AT.date().isoformat() not in {day for day, _ in points}
+    assert "the 1 undated one is left out" in text
 
 
 def test_hostile_names_are_escaped(tmp_path):
@@ -133,6 +170,54 @@ def test_time_buckets_are_days_or_months(first, last, unit, n, second):
     assert (got_unit, len(buckets)) == (unit, n)
     if second:
         assert buckets[1] == dt.date.fromisoformat(second)
+
+
+# Wider than any of the chart's 12 px digits and hyphens (about 6.7 px in common sans fonts).
+CHAR_WIDTH_PX = 7.5
+
+
+@pytest.mark.parametrize("n_days", [2, 7, 14, 15, 30, 61, 100, 121, 400, 3000])
+def test_time_axis_labels_never_overlap(n_days):
+    first = dt.date(2024, 1, 1)
+    unit, buckets = time_buckets([first, first + dt.timedelta(days=n_days - 1)])
+    svg = line_chart("t", "t", buckets, [("Xi", [1] * len(buckets))], unit=unit)
+    labels = [
+        (float(attrs["x"]), text)
+        for attrs, text in TextElements(svg).texts
+        if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", text)
+    ]
+    assert len(labels) >= 2
+    assert labels[0][1] == buckets[0].isoformat()[: len(labels[0][1])]
+    assert labels[-1][1] == buckets[-1].isoformat()[: len(labels[-1][1])]
+    for (x, text), (next_x, _) in itertools.pairwise(labels):
+        assert next_x - x >= CHAR_WIDTH_PX * len(text), (text, x, next_x)
+    last_x, last = labels[-1]
+    width = float(re.search(r'<svg[^>]* width="([\d.]+)"', svg).group(1))
+    assert last_x + CHAR_WIDTH_PX * len(last) / 2 <= width  # not cut off at the right edge
+
+
+class TextElements(HTMLParser):
+    """(attributes, text) of every <text> element."""
+
+    def __init__(self, markup: str):
+        super().__init__()
+        self.texts: list[tuple[dict[str, str | None], str]] = []
+        self._open: dict[str, str | None] | None = None
+        self.feed(markup)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "text":
+            self._open = dict(attrs)
+            self.texts.append((self._open, ""))
+
+    def handle_data(self, data):
+        if self._open is not None:
+            attrs, text = self.texts[-1]
+            self.texts[-1] = (attrs, text + data)
+
+    def handle_endtag(self, tag):
+        if tag == "text":
+            self._open = None
 
 
 def test_cli_report_prints_the_path(tmp_path, capsys):
@@ -245,8 +330,10 @@ def test_the_report_of_the_seeds_renders_every_chart_in_chromium(seeds_report):
                 'rect[data-label="Xi Jinping"]'
             )
             assert xi.count() == 1 and xi.bounding_box()["width"] > 10
-            assert count('[data-chart="mentions-over-time"] path[data-label^="China"]') == 1
-            assert count('[data-chart="mentions-over-time"] circle') >= 5
+            # the three dated seeds are the JSONL records of 2024-04-12
+            assert count('[data-chart="mentions-over-time"] path[data-label="Kenya (GPE)"]') == 1
+            assert count('[data-chart="mentions-over-time"] circle') == 5
+            assert count('[data-chart="mentions-over-time"] circle[data-day="2024-04-12"]') == 5
             assert count('[data-chart="cooccurrence"] tr[data-label]') >= 5
             assert count('[data-chart="batches"] rect[data-series="rejects"][data-value="1"]')
             assert count('[data-chart="runs"] rect[data-label^="seeds"]') == 1
@@ -261,7 +348,7 @@ def test_the_report_of_the_seeds_renders_every_chart_in_chromium(seeds_report):
             assert count('table[data-table="reject-reasons"] td:text-is("empty")') == 1
             assert page.locator('[data-figure="documents"]').inner_text() == "6"
             assert page.get_by_text("no publication date", exact=False).count() == 0
-            assert "have a publication date" in page.inner_text("#time")
+            assert "the 3 undated ones are left out" in page.inner_text("#time")
             assert "This warehouse has no" not in page.inner_text("main")
         finally:
             browser.close()

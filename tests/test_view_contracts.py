@@ -51,7 +51,8 @@ IN_ENTITY_COUNTS = (
     Ref("a, a_label", "entity_counts", "canonical, label"),
     Ref("b, b_label", "entity_counts", "canonical, label"),
 )
-LATEST_DAY = "(select max(day) from entity_mentions_daily)"
+PUBLISHED_DAILY = "(from entity_mentions_daily where day_source = 'published')"
+LATEST_DAY = f"(select max(day) from {PUBLISHED_DAILY})"
 
 CONTRACTS: dict[str, Contract] = {
     "documents": Contract(
@@ -123,10 +124,13 @@ CONTRACTS: dict[str, Contract] = {
         ),
     ),
     "entity_mentions_daily": Contract(
-        key="canonical, label, day",
+        key="canonical, label, day, day_source",
         not_null="mentions, documents",
         refs=(Ref("canonical, label", "entity_counts"),),
-        never=("documents < 1 or mentions < documents",),
+        never=(
+            "documents < 1 or mentions < documents",
+            "day_source not in ('published', 'processed')",
+        ),
         totals=(("sum(mentions)", "select count(*) from entities"),),
         queries=(
             """select canonical, label, daily.mentions, entity_counts.mentions
@@ -150,12 +154,12 @@ CONTRACTS: dict[str, Contract] = {
         totals=(
             (
                 "sum(recent_mentions)",
-                "select coalesce(sum(mentions), 0) from entity_mentions_daily "
+                f"select coalesce(sum(mentions), 0) from {PUBLISHED_DAILY} "
                 f"where day > {LATEST_DAY} - 7",
             ),
             (
                 "sum(previous_mentions)",
-                "select coalesce(sum(mentions), 0) from entity_mentions_daily "
+                f"select coalesce(sum(mentions), 0) from {PUBLISHED_DAILY} "
                 f"where day > {LATEST_DAY} - 14 and day <= {LATEST_DAY} - 7",
             ),
         ),
@@ -677,22 +681,23 @@ DEC_24, DEC_31, JAN_1 = dt.date(2025, 12, 24), dt.date(2025, 12, 31), dt.date(20
 def test_entity_mentions_daily(tiny: duckdb.DuckDBPyConnection) -> None:
     assert PROCESSED_AT.date() == JAN_1  # d2 has no publication date: its processing day counts
     assert rows(tiny, "entity_mentions_daily") == expected(
-        ("Kim Jong-un", "PERSON", DEC_24, 1, 1),
-        ("Seoul", "GPE", DEC_24, 1, 1),
-        ("Kim Jong-un", "PERSON", DEC_31, 2, 2),
-        ("Seoul", "GPE", DEC_31, 2, 1),
-        ("Xi Jinping", "PERSON", DEC_31, 2, 1),
-        ("Seoul", "GPE", JAN_1, 1, 1),  # canonical NULL: counted under its text
-        ("Pyongyang", "GPE", dt.date(2025, 12, 1), 1, 1),
+        ("Kim Jong-un", "PERSON", DEC_24, "published", 1, 1),
+        ("Seoul", "GPE", DEC_24, "published", 1, 1),
+        ("Kim Jong-un", "PERSON", DEC_31, "published", 2, 2),
+        ("Seoul", "GPE", DEC_31, "published", 2, 1),
+        ("Xi Jinping", "PERSON", DEC_31, "published", 2, 1),
+        ("Seoul", "GPE", JAN_1, "processed", 1, 1),  # canonical NULL: counted under its text
+        ("Pyongyang", "GPE", dt.date(2025, 12, 1), "published", 1, 1),
     )
 
 
-def test_trending_entities_windows_end_at_the_latest_day(tiny: duckdb.DuckDBPyConnection) -> None:
-    # recent: Dec 26 - Jan 1; previous: Dec 19 - Dec 25; Pyongyang (Dec 1) is in neither
+def test_trending_entities_count_publication_days_only(tiny: duckdb.DuckDBPyConnection) -> None:
+    # The windows end at the latest publication day, Dec 31 (d2's processing day, Jan 1, is no
+    # news day): recent Dec 25 - 31, previous Dec 18 - 24; Pyongyang (Dec 1) is in neither.
     assert rows(tiny, "trending_entities") == expected(
-        ("Kim Jong-un", "PERSON", 2, 1, 1, 1.5, 7, JAN_1),
-        ("Seoul", "GPE", 3, 1, 2, 2.0, 7, JAN_1),
-        ("Xi Jinping", "PERSON", 2, 0, 2, 3.0, 7, JAN_1),
+        ("Kim Jong-un", "PERSON", 2, 1, 1, 1.5, 7, DEC_31),
+        ("Seoul", "GPE", 2, 1, 1, 1.5, 7, DEC_31),
+        ("Xi Jinping", "PERSON", 2, 0, 2, 3.0, 7, DEC_31),
     )
 
 
@@ -706,12 +711,29 @@ def test_trending_entities_over_other_windows(tiny: duckdb.DuckDBPyConnection) -
         ("Seoul", "GPE", 1, 0, 1, 2.0, 30, DEC_24),
     ]
     one_day = "select canonical, recent_mentions, previous_mentions from trending_entities_over(1)"
-    # recent: Jan 1 only; previous: Dec 31
+    # recent: Dec 31 only; previous: Dec 30 (nothing)
     assert sorted(tiny.execute(one_day).fetchall()) == [
-        ("Kim Jong-un", 0, 2),
-        ("Seoul", 1, 2),
-        ("Xi Jinping", 0, 2),
+        ("Kim Jong-un", 2, 0),
+        ("Seoul", 2, 0),
+        ("Xi Jinping", 2, 0),
     ]
+
+
+def test_a_corpus_without_dates_has_no_trends(tmp_path: Path) -> None:
+    """BBC-like: no publication dates, so nothing rises on the day it was processed."""
+    undated = [
+        Doc(f"u{n}", [f"Seoul welcomed Kim in round {n} ."], [SEOUL, Mention(0, "Kim", "PERSON")])
+        for n in range(3)
+    ]
+    write_version(tmp_path, batch_id="bbc", version=V1, docs=undated)
+    build_warehouse(tmp_path)
+    with connect(tmp_path) as con:
+        daily = con.execute(
+            "select day_source, sum(mentions) from entity_mentions_daily group by 1"
+        )
+        assert daily.fetchall() == [("processed", 6)]
+        assert con.execute("select count(*) from trending_entities").fetchone() == (0,)
+        assert con.execute("from trending_entities_over(30)").fetchall() == []
 
 
 def test_entity_cooccurrence_documents(tiny: duckdb.DuckDBPyConnection) -> None:

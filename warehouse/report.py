@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from docmill.tasks import storage
+from docmill.tasks.entities import VALUE_LABELS
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 from docmill.warehouse.query import connect_read_only
@@ -26,7 +27,6 @@ from docmill.warehouse.report_html import (
     TOP_PAIRS,
     TOP_PER_LABEL,
     TOP_SERIES,
-    VALUE_LABELS,
     render_report,
 )
 from docmill.warehouse.report_svg import Rows
@@ -41,7 +41,7 @@ class Report:
     headline: dict[str, int]
     dated_documents: int = 0
     top_entities: dict[str, Rows] | None = None  # label -> (canonical, mentions, documents)
-    daily: Rows | None = None  # (canonical, label, day, mentions)
+    daily: Rows | None = None  # (canonical, label, publication day, mentions)
     pairs: Rows | None = None
     batches: Rows | None = None  # (batch_id, documents, duplicates, rejects)
     batch_count: int = 0
@@ -129,15 +129,20 @@ def collect_report(con: duckdb.DuckDBPyConnection, *, data_dir: Path | Location)
         report.top_entities = {}
         for label, *entity in top:
             report.top_entities.setdefault(label, []).append(tuple(entity))
+    # Publication days only: a processing day says when docmill read a document, not when it
+    # was news (the section says how many documents that leaves out).
     report.daily = rows(
         ("entity_mentions_daily",),
-        f"""with top as (
-                select canonical, label, sum(mentions) as total from entity_mentions_daily
+        f"""with published as (
+                from entity_mentions_daily where day_source = 'published'
+            ),
+            top as (
+                select canonical, label, sum(mentions) as total from published
                 where {names_only} group by canonical, label
                 order by total desc, canonical limit {TOP_SERIES}
             )
             select canonical, label, day, mentions
-            from entity_mentions_daily join top using (canonical, label)
+            from published join top using (canonical, label)
             order by total desc, canonical, label, day""",
     )
     report.pairs = rows(

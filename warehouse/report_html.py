@@ -18,8 +18,6 @@ from docmill.warehouse.report_svg import (
 if TYPE_CHECKING:
     from docmill.warehouse.report import Report
 
-# Labels whose "entities" are values (dates, amounts); they would crowd out names in the charts.
-VALUE_LABELS = frozenset({"CARDINAL", "DATE", "MONEY", "ORDINAL", "PERCENT", "QUANTITY", "TIME"})
 TOP_LABELS, TOP_PER_LABEL, TOP_SERIES, TOP_PAIRS, TOP_CLUSTERS, MAX_ROWS = 6, 10, 5, 15, 10, 20
 
 
@@ -132,18 +130,25 @@ def _entities_section(report: Report) -> str:
 def _time_section(report: Report) -> str:
     if report.daily is None:
         return _absent(report, "entity_mentions_daily")
+    tagged, dated = report.headline["tagged"], report.dated_documents
+    if dated * 2 < tagged:
+        how_many = (
+            f"None of the {tagged:,} tagged documents has a publication date"
+            if dated == 0
+            else f"Only {dated:,} of {tagged:,} tagged documents have a publication date"
+        )
+        return _empty(
+            f"{how_many}, too few for a timeline. (Undated documents count in "
+            "entity_mentions_daily on the day they were processed, with day_source "
+            "'processed': that says when docmill read them, not when they were news.)"
+        )
     if not report.daily:
         return _empty("No dated entity mentions yet.")
-    tagged = report.headline["tagged"]
-    if report.dated_documents == 0:
+    undated = tagged - dated
+    if undated:
         note = (
-            "No document has a publication date, so each mention counts on the day its "
-            "document was processed, not published."
-        )
-    elif report.dated_documents < tagged:
-        note = (
-            f"{report.dated_documents:,} of {tagged:,} tagged documents have a publication date; "
-            "the others count on the day they were processed."
+            f"{dated:,} of {tagged:,} tagged documents have a publication date; the {undated:,} "
+            f"undated {'one is' if undated == 1 else 'ones are'} left out."
         )
     else:
         note = "Days are publication dates."
@@ -155,11 +160,12 @@ def _time_section(report: Report) -> str:
         values[index[day if unit == "day" else day.replace(day=1)]] += mentions
     if len(buckets) == 1:
         note += f" All mentions fall on one day ({buckets[0].isoformat()})."
+    chart = line_chart(
+        "mentions-over-time", f"Mentions per {unit}", buckets, list(series.items()), unit=unit
+    )
     return (
-        f'<p class="note">Mentions per {unit} of the {len(series)} most mentioned entities. '
-        f"{esc(note)}</p>"
-        + legend(list(series))
-        + line_chart("mentions-over-time", f"Mentions per {unit}", buckets, list(series.items()))
+        f'<p class="note">Mentions per {unit} of publication of the {len(series)} most '
+        f"mentioned entities. {esc(note)}</p>" + legend(list(series)) + chart
     )
 
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html
+import math
 from collections.abc import Sequence
 
 MAX_DAILY_SPAN_DAYS = 120  # beyond this the time chart counts per month
+# Room for a time-axis label: 7 px per character covers digits and hyphens at the charts' 12 px
+# (about 6.7 px in common sans-serif fonts), plus a gap between neighbours.
+AXIS_CHAR_PX, AXIS_LABEL_GAP_PX = 7, 10
 PALETTE = ("#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7", "#56B4E9")  # Okabe-Ito
 
 Rows = list[tuple]
@@ -100,10 +104,17 @@ def legend(names: Sequence[str]) -> str:
 
 
 def line_chart(
-    name: str, title: str, buckets: Sequence[dt.date], series: Sequence[tuple[str, list[int]]]
+    name: str,
+    title: str,
+    buckets: Sequence[dt.date],
+    series: Sequence[tuple[str, list[int]]],
+    *,
+    unit: str = "day",
 ) -> str:
-    """One line per series over evenly spaced buckets (days or months), a dot per value > 0."""
+    """One line per series over evenly spaced buckets (days, or months labelled YYYY-MM), a dot
+    per value > 0."""
     left, plot_w, plot_h, top, bottom = 44, 760, 220, 10, 28
+    names = [b.isoformat() if unit == "day" else f"{b:%Y-%m}" for b in buckets]
     most = max((max(values, default=0) for _, values in series), default=0) or 1
     step = plot_w / (len(buckets) - 1) if len(buckets) > 1 else 0.0
 
@@ -122,11 +133,11 @@ def line_chart(
             f'<line x1="{left}" y1="{y(tick):.1f}" x2="{left + plot_w}" y2="{y(tick):.1f}" '
             'stroke="#eee"/>'
         )
-    shown = sorted({0, len(buckets) - 1, *range(0, len(buckets), max(1, len(buckets) // 6))})
-    for i in shown:
+    label_w = AXIS_CHAR_PX * max(len(label) for label in names) + AXIS_LABEL_GAP_PX
+    for i in axis_ticks(len(buckets), step, label_w):
         parts.append(
-            f'<text x="{x(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle">'
-            f"{buckets[i].isoformat()}</text>"
+            f'<text x="{x(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle" data-axis="x">'
+            f"{names[i]}</text>"
         )
     for index, (label, values) in enumerate(series):
         color = PALETTE[index % len(PALETTE)]
@@ -138,12 +149,28 @@ def line_chart(
         parts.extend(
             f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{color}" '
             f'data-label="{esc(label)}" data-day="{buckets[i].isoformat()}" data-value="{v}">'
-            f"<title>{esc(label)}, {buckets[i].isoformat()}: {v:,} mentions</title></circle>"
+            f"<title>{esc(label)}, {names[i]}: {v:,} mentions</title></circle>"
             for i, v in enumerate(values)
             if v
         )
-    width, height = left + plot_w + 16, top + plot_h + bottom
+    # room for half of the last time label, which is centred on the last bucket
+    width, height = left + plot_w + max(16, math.ceil(label_w / 2)), top + plot_h + bottom
     return svg_frame(name, title, width, height, "".join(parts))
+
+
+def axis_ticks(n_buckets: int, step_px: float, label_px: float) -> list[int]:
+    """Which of `n_buckets` evenly spaced buckets get a label: the first, the last and about six
+    in between, never two closer than `label_px` (so no labels overlap)."""
+    if n_buckets < 2:
+        return list(range(n_buckets))
+    every = max(1, (n_buckets - 1) // 6, math.ceil(label_px / step_px))
+    shown = list(range(0, n_buckets, every))
+    last = n_buckets - 1
+    if shown[-1] != last:
+        # the last bucket replaces the label before it when both do not fit
+        too_close = (last - shown[-1]) * step_px < label_px and len(shown) > 1
+        shown = [*shown[:-1], last] if too_close else [*shown, last]
+    return shown
 
 
 def time_buckets(days: Sequence[dt.date]) -> tuple[str, list[dt.date]]:

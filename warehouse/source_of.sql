@@ -1,6 +1,7 @@
 -- source_of(uri, item_url): a scalar macro, not a view. The source a document or rejected item
 -- came from, the key of `source_stats`. In order: the host of an http(s) `uri`; else the item's
--- own address (`item_url`: the `url` or `source` field of a JSONL or CSV record, kept as `url` in
+-- own address (`item_url`: the `url` or `source` field of a JSONL or CSV record, or the address
+-- an HTML page gives itself in <link rel=canonical>, og:url or <base href>, kept as `url` in
 -- documents.metadata_json): its host when it is an http(s) URL, else its text, as a name like
 -- 'Reuters'; else, for a file:// URI or a path, the name of the file's parent folder (the BBC
 -- corpus: business, sport, ...); else '(unknown)'. Hosts and names are lower-case, hosts

@@ -1,5 +1,5 @@
 -- source_stats: one row per source, as `source_of(uri, item_url)` names it (the host of a web
--- address, else a record's own url or source, else the parent folder of the file): its
+-- address, else a record's or a saved web page's own url, else the parent folder of the file): its
 -- documents, how many were tagged or are duplicates, its rejected items (by the same rule, from
 -- `rejects`), its tokens and entity mentions (from the span views), the range of publication
 -- dates and the number of batches that held its documents or rejects.
