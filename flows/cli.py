@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         default="table",
         help="output format (default: %(default)s)",
     )
+    sql.add_argument(
+        "--allow-file-access",
+        action="store_true",
+        help="let the query read files outside the data directory, e.g. read_csv('~/x.csv') "
+        "(default: only the lake's own files; nothing is ever written)",
+    )
     sql.set_defaults(handler=_cmd_sql)
 
     history = sub.add_parser(
@@ -448,21 +454,25 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
     from docmill.tasks.catalog import CatalogError
     from docmill.warehouse.query import WarehouseMissing, run_query
+    from docmill.warehouse.sql_guard import StatementRefused
 
     try:
-        print(
-            run_query(
-                _data_dir(args),
-                args.query,
-                fmt=args.format,
-                snapshot_version=args.snapshot,
-                snapshot_time=args.as_of,
-            )
+        output = run_query(
+            _data_dir(args),
+            args.query,
+            fmt=args.format,
+            allow_file_access=args.allow_file_access,
+            snapshot_version=args.snapshot,
+            snapshot_time=args.as_of,
         )
+    except StatementRefused as err:
+        return _fail(str(err), EXIT_USAGE)
     except (WarehouseMissing, CatalogError) as err:
         return _fail(str(err))
     except duckdb.Error as err:
         return _fail(f"query failed: {err}")
+    # Each format ends its own lines; a CSV or JSON redirected to a file gets no blank line.
+    sys.stdout.write(output)
     return EXIT_OK
 
 

@@ -11,7 +11,8 @@ Loading a binary by path makes DuckDB verify its signature: about 0.25 s per ext
 new connection, which would double the time of a one-line `docmill sql`. docmill's own
 connections skip that check for the binaries of these packages, which pip installed beside the
 `duckdb` package itself and which deserve the same trust; connections that run a user's SQL
-refuse `LOAD` and lock their configuration (warehouse/query.py), so no other binary gets in.
+refuse `LOAD`, disable extension loading and lock their configuration (warehouse/sql_guard.py),
+so no other binary gets in.
 
 S3 credentials are handed to DuckDB as a temporary secret built from the standard AWS variables
 at connect time; they are never stored in the catalog.

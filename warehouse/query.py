@@ -20,6 +20,7 @@ import duckdb
 from docmill.tasks import catalog, storage
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
+from docmill.warehouse import sql_guard
 from docmill.warehouse.build import warehouse_ddl
 
 OutputFormat = Literal["table", "csv", "json"]
@@ -65,28 +66,67 @@ def connect_read_only(
     return con
 
 
+def connect_for_user_sql(
+    data_dir: str | Path | Location,
+    *,
+    allow_file_access: bool = False,
+    snapshot_version: int | None = None,
+    snapshot_time: dt.datetime | str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """`connect_read_only`, then locked down for SQL a person typed (warehouse/sql_guard.py):
+    no file outside the data directory unless `allow_file_access`, no extension, no setting
+    changed. Run the SQL through `sql_guard.checked_statements`."""
+    location = storage.location(data_dir)
+    con = connect_read_only(
+        location, snapshot_version=snapshot_version, snapshot_time=snapshot_time
+    )
+    try:
+        readable = {str(location), Layout(location).catalog.data_path}
+        sql_guard.lock_down(
+            con, readable_dirs=sorted(readable), allow_file_access=allow_file_access
+        )
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def run_query(
     data_dir: str | Path | Location,
     sql: str,
     *,
     fmt: OutputFormat = "table",
     max_cell_width: int = 48,
+    allow_file_access: bool = False,
     snapshot_version: int | None = None,
     snapshot_time: dt.datetime | str | None = None,
 ) -> str:
-    """Run `sql` read-only against the warehouse and render the result as text.
+    """Run `sql`, read-only, against the warehouse and render the last statement's result as
+    text. Every statement is checked before any runs.
 
-    DuckDB errors propagate as `duckdb.Error`.
+    Raises StatementRefused for a statement that would do more than read (or read a file
+    outside the data directory); other DuckDB errors propagate as `duckdb.Error`.
     """
-    con = connect_read_only(
-        data_dir, snapshot_version=snapshot_version, snapshot_time=snapshot_time
+    con = connect_for_user_sql(
+        data_dir,
+        allow_file_access=allow_file_access,
+        snapshot_version=snapshot_version,
+        snapshot_time=snapshot_time,
     )
     try:
-        cursor = con.execute(sql)
-        if cursor.description is None:
+        statements = sql_guard.checked_statements(con, sql)
+        cursor = None
+        for statement in statements:
+            cursor = con.execute(statement)
+        if cursor is None or cursor.description is None:
             return ""
         columns = [column[0] for column in cursor.description]
         rows = cursor.fetchall()
+    except duckdb.Error as err:
+        refused = sql_guard.refused_file_access(err, str(storage.location(data_dir)))
+        if refused is not None:
+            raise refused from None
+        raise
     finally:
         con.close()
     if fmt == "table":
