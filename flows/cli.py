@@ -98,9 +98,30 @@ def _parser() -> argparse.ArgumentParser:
     _snapshot_options(sql)
     sql.add_argument(
         "--format",
-        choices=["table", "csv", "json"],
-        default="table",
-        help="output format (default: %(default)s)",
+        choices=["table", "csv", "json", "markdown"],
+        help="output format (default: table; with --out, the file's extension)",
+    )
+    rows = sql.add_mutually_exclusive_group()
+    rows.add_argument(
+        "--limit",
+        type=_positive_int,
+        metavar="N",
+        help="show at most N rows (default: 50 for table and markdown, every row for csv, json "
+        "and --out)",
+    )
+    rows.add_argument("--all", action="store_true", help="show every row, in any format")
+    sql.add_argument(
+        "--max-width",
+        type=_positive_int,
+        metavar="N",
+        help="fit table lines into N characters, cutting the widest values (marked …); 0 shows "
+        "values whole (default: the terminal's width; 0 when the output is not a terminal)",
+    )
+    sql.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the rows to FILE instead: .csv, .json or .parquet (default: print them)",
     )
     sql.add_argument(
         "--allow-file-access",
@@ -226,6 +247,27 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_option(report)
     report.set_defaults(handler=_cmd_report)
     return parser
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+        if number < 0:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}") from None
+    return number
+
+
+def _terminal_width() -> int:
+    """Columns of the terminal the output goes to ($COLUMNS first); 0 when it goes elsewhere,
+    so a file or a pipe gets whole values."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return int(columns)
+    if sys.stdout.isatty():
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    return 0
 
 
 def _threshold(value: str) -> tuple[str, float]:
@@ -453,24 +495,42 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
     from docmill.tasks.catalog import CatalogError
-    from docmill.warehouse.query import WarehouseMissing, run_query
+    from docmill.warehouse.output import DEFAULT_ROWS, OutputRefused
+    from docmill.warehouse.query import WarehouseMissing, run_query, write_query
     from docmill.warehouse.sql_guard import StatementRefused
 
+    where = {
+        "allow_file_access": args.allow_file_access,
+        "snapshot_version": args.snapshot,
+        "snapshot_time": args.as_of,
+    }
+    fmt = args.format or "table"
+    limit = args.limit
+    if limit is None and not args.all and not args.out and fmt in ("table", "markdown"):
+        limit = DEFAULT_ROWS
     try:
+        if args.out:
+            written = write_query(
+                _data_dir(args), args.query, args.out, fmt=args.format, limit=limit, **where
+            )
+            print(f"{args.out}  {written:,} rows")
+            return EXIT_OK
         output = run_query(
             _data_dir(args),
             args.query,
-            fmt=args.format,
-            allow_file_access=args.allow_file_access,
-            snapshot_version=args.snapshot,
-            snapshot_time=args.as_of,
+            fmt=fmt,
+            limit=limit,
+            max_width=_terminal_width() if args.max_width is None else args.max_width,
+            **where,
         )
-    except StatementRefused as err:
+    except (StatementRefused, OutputRefused) as err:
         return _fail(str(err), EXIT_USAGE)
     except (WarehouseMissing, CatalogError) as err:
         return _fail(str(err))
     except duckdb.Error as err:
         return _fail(f"query failed: {err}")
+    except OSError as err:
+        return _fail(f"cannot write {args.out}: {err}")
     # Each format ends its own lines; a CSV or JSON redirected to a file gets no blank line.
     sys.stdout.write(output)
     return EXIT_OK
@@ -479,7 +539,8 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 def _cmd_history(args: argparse.Namespace) -> int:
     from docmill.tasks.catalog import CatalogError
     from docmill.warehouse.history import snapshots
-    from docmill.warehouse.query import WarehouseMissing, format_table
+    from docmill.warehouse.output import format_table
+    from docmill.warehouse.query import WarehouseMissing
 
     try:
         found = snapshots(_data_dir(args), args.batch)
@@ -501,7 +562,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
         for s in found
     ]
     columns = ["snapshot", "time", "kind", "batch", "run", "rows_in", "rows_out", "message"]
-    print(format_table(columns, rows, max_cell_width=60), end="")
+    print(format_table(columns, rows, max_width=_terminal_width()), end="")
     return EXIT_OK
 
 

@@ -352,14 +352,14 @@ def test_run_query_table_format(data_dir: Path) -> None:
         data_dir,
         "select doc_id, n_chars, text from documents order by doc_id",
         fmt="table",
-        max_cell_width=12,
+        max_width=34,
     )
     lines = out.splitlines()
     assert lines[0].split(" | ") == ["doc_id", "n_chars", "text"]
     assert set(lines[1]) <= {"-", "+"}
-    assert "Xi Jinping …" in lines[2]
-    assert lines[-1] == "(4 rows)"
-    assert len({line.index(" | ") for line in [lines[0], *lines[2:-1]]}) == 1
+    assert "| Xi Jinping met…" in lines[2] and all(len(line) <= 34 for line in lines[:-2])
+    assert lines[-2] == "(4 rows)" and "--max-width 0" in lines[-1]
+    assert len({line.index(" | ") for line in [lines[0], *lines[2:-2]]}) == 1
     one_line = run_query(data_dir, "select 'a' || chr(10) || 'b' as t", fmt="table")
     assert one_line.splitlines() == ["t", "----", "a\\nb", "(1 row)"]
 

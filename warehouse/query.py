@@ -3,17 +3,10 @@ never blocking) a running pipeline, at its newest snapshot or at an earlier one.
 
 from __future__ import annotations
 
-import base64
-import csv
+import contextlib
 import datetime as dt
-import decimal
-import io
-import json
-import math
-import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
 
 import duckdb
 
@@ -22,8 +15,14 @@ from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 from docmill.warehouse import sql_guard
 from docmill.warehouse.build import warehouse_ddl
-
-OutputFormat = Literal["table", "csv", "json"]
+from docmill.warehouse.output import (
+    OutputFormat,
+    OutputRefused,
+    fetch_limited,
+    file_format,
+    render,
+    write_file,
+)
 
 
 class WarehouseMissing(FileNotFoundError):
@@ -91,21 +90,21 @@ def connect_for_user_sql(
     return con
 
 
-def run_query(
+@contextlib.contextmanager
+def user_query(
     data_dir: str | Path | Location,
     sql: str,
     *,
-    fmt: OutputFormat = "table",
-    max_cell_width: int = 48,
     allow_file_access: bool = False,
     snapshot_version: int | None = None,
     snapshot_time: dt.datetime | str | None = None,
-) -> str:
-    """Run `sql`, read-only, against the warehouse and render the last statement's result as
-    text. Every statement is checked before any runs.
+) -> Iterator[duckdb.DuckDBPyRelation | None]:
+    """Check every statement of `sql`, run all but the last on a locked-down connection and yield
+    the last as a relation not yet read (None for empty input). One transaction throughout, so
+    the rows shown and the rows counted come from the same snapshot.
 
-    Raises StatementRefused for a statement that would do more than read (or read a file
-    outside the data directory); other DuckDB errors propagate as `duckdb.Error`.
+    Raises StatementRefused for a statement that would do more than read, or read a file outside
+    the data directory (also while the result is read); other DuckDB errors propagate.
     """
     con = connect_for_user_sql(
         data_dir,
@@ -115,13 +114,10 @@ def run_query(
     )
     try:
         statements = sql_guard.checked_statements(con, sql)
-        cursor = None
-        for statement in statements:
-            cursor = con.execute(statement)
-        if cursor is None or cursor.description is None:
-            return ""
-        columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
+        con.execute("begin transaction")
+        for statement in statements[:-1]:
+            con.execute(statement)
+        yield con.sql(statements[-1].query) if statements else None
     except duckdb.Error as err:
         refused = sql_guard.refused_file_access(err, str(storage.location(data_dir)))
         if refused is not None:
@@ -129,107 +125,64 @@ def run_query(
         raise
     finally:
         con.close()
-    if fmt == "table":
-        return format_table(columns, rows, max_cell_width=max_cell_width)
-    if fmt == "csv":
-        return format_csv(columns, rows)
-    if fmt == "json":
-        return format_json(columns, rows)
-    raise ValueError(f"unknown output format {fmt!r}; use one of: table, csv, json")
 
 
-def format_table(
-    columns: Sequence[str], rows: Sequence[Sequence[Any]], *, max_cell_width: int = 48
+def run_query(
+    data_dir: str | Path | Location,
+    sql: str,
+    *,
+    fmt: OutputFormat = "table",
+    limit: int | None = None,
+    max_width: int = 0,
+    allow_file_access: bool = False,
+    snapshot_version: int | None = None,
+    snapshot_time: dt.datetime | str | None = None,
 ) -> str:
-    """Aligned plain-text columns, a header rule and a row-count footer."""
-    header = [_truncate(_table_cell(name), max_cell_width) for name in columns]
-    body = [[_truncate(_table_cell(value), max_cell_width) for value in row] for row in rows]
-    widths = [len(name) for name in header]
-    for row in body:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-    # Numbers read best right-aligned; decide per column from the first non-null value.
-    numeric = [_is_numeric_column(rows, index) for index in range(len(columns))]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = (
-            cell.rjust(width) if is_number else cell.ljust(width)
-            for cell, width, is_number in zip(cells, widths, numeric, strict=True)
-        )
-        return " | ".join(padded).rstrip()
-
-    count = len(rows)
-    lines = [line(header), "-+-".join("-" * width for width in widths)]
-    lines.extend(line(row) for row in body)
-    lines.append(f"({count} row{'' if count == 1 else 's'})")
-    return "\n".join(lines) + "\n"
+    """Run `sql`, read-only, and render its (last statement's) result: at most `limit` rows,
+    tables fitted to `max_width` columns (0: values whole). See `user_query` for errors."""
+    with user_query(
+        data_dir,
+        sql,
+        allow_file_access=allow_file_access,
+        snapshot_version=snapshot_version,
+        snapshot_time=snapshot_time,
+    ) as result:
+        if result is None:
+            return ""
+        columns = list(result.columns)
+        rows, more_rows = fetch_limited(result, limit)
+    return render(fmt, columns, rows, more_rows=more_rows, max_width=max_width)
 
 
-def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if value is None else _csv_cell(value) for value in row])
-    return buffer.getvalue()
-
-
-def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    records = [
-        {name: _json_safe(value) for name, value in zip(columns, row, strict=True)} for row in rows
-    ]
-    return json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
-
-
-def _is_numeric_column(rows: Sequence[Sequence[Any]], index: int) -> bool:
-    for row in rows:
-        value = row[index]
-        if value is not None:
-            return isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
-    return False
-
-
-def _table_cell(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, float):
-        return str(round(value, 6))
-    text = str(value)
-    # Keep each row on one line so the columns stay aligned.
-    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
-
-
-def _truncate(text: str, width: int) -> str:
-    if width < 2 or len(text) <= width:
-        return text
-    return text[: width - 1] + "…"
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, list | tuple | dict):
-        return json.dumps(_json_safe(value), ensure_ascii=False)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    return value
-
-
-def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        # JSON has no NaN or infinity.
-        return value if math.isfinite(value) else None
-    if isinstance(value, decimal.Decimal):
-        return float(value) if value.is_finite() else None
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_json_safe(item) for item in value]
-    return str(value)
+def write_query(
+    data_dir: str | Path | Location,
+    sql: str,
+    out: Path,
+    *,
+    fmt: str | None = None,
+    limit: int | None = None,
+    allow_file_access: bool = False,
+    snapshot_version: int | None = None,
+    snapshot_time: dt.datetime | str | None = None,
+) -> int:
+    """Write the result of `sql` to `out` (CSV, JSON or Parquet by its extension), never inside
+    the data directory; return the rows written."""
+    kind = file_format(out, fmt)
+    location = storage.location(data_dir)
+    out = out.expanduser().resolve()
+    for kept in {Layout(location).local_dir, location}:
+        if isinstance(kept, Path) and out.is_relative_to(kept.resolve()):
+            raise OutputRefused(
+                f"{out} is inside the data directory {kept}; docmill sql writes nothing there "
+                "(choose another --out)"
+            )
+    with user_query(
+        data_dir,
+        sql,
+        allow_file_access=allow_file_access,
+        snapshot_version=snapshot_version,
+        snapshot_time=snapshot_time,
+    ) as result:
+        if result is None:
+            raise OutputRefused("the last statement returns no rows; nothing to write")
+        return write_file(result, out, kind, limit=limit)
