@@ -740,14 +740,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_compact(args: argparse.Namespace) -> int:
     from docmill.flows.settings import load_settings
-    from docmill.tasks.catalog import CatalogError
-    from docmill.tasks.store import Layout
+    from docmill.tasks.catalog import CatalogError, CatalogMissing
     from docmill.warehouse.upkeep import upkeep
 
     settings = load_settings(data_dir=args.data_dir)
     data_dir = _data_dir(args)
-    if not Layout(data_dir).catalog.exists():
-        return _fail(f"no catalog for {data_dir}: nothing to compact")
     grace = settings.gc_grace_seconds if args.grace_seconds is None else args.grace_seconds
     try:
         result = upkeep(
@@ -756,6 +753,8 @@ def _cmd_compact(args: argparse.Namespace) -> int:
             retention_days=settings.snapshot_retention_days,
             grace_seconds=grace,
         )
+    except CatalogMissing:
+        return _fail(f"no catalog for {data_dir}: nothing to compact")
     except CatalogError as err:
         return _fail(str(err))
     print(
@@ -792,6 +791,7 @@ def _cmd_views(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import duckdb
 
+    from docmill.tasks.catalog import CatalogError
     from docmill.tasks.store import Layout
     from docmill.warehouse.query import WarehouseMissing
     from docmill.warehouse.report import write_report
@@ -799,7 +799,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     try:
         path = write_report(data_dir, args.out)
-    except WarehouseMissing as err:
+    except (WarehouseMissing, CatalogError) as err:
         return _fail(str(err))
     except duckdb.Error as err:
         return _fail(f"reading the views failed: {err} (rebuild them with `docmill views`)")

@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 
 import duckdb
 
-from docmill.tasks import duckdb_extensions, schemas, storage
+from docmill.tasks import catalog_health, duckdb_extensions, schemas, storage
 from docmill.tasks.storage import Location, StorageError
 
 ALIAS = "docmill"
@@ -59,6 +59,11 @@ class CatalogError(StorageError):
 
 class CatalogMissing(CatalogError):
     """No catalog exists yet where one is expected (nothing was ever published)."""
+
+
+class CatalogDamaged(CatalogError):
+    """The catalog cannot be read as one, or is gone while its data files remain; docmill never
+    writes over it or starts another beside them."""
 
 
 class CommitConflict(CatalogError):
@@ -183,21 +188,29 @@ def connect(
     target: CatalogTarget,
     *,
     read_only: bool = False,
+    create: bool = True,
     snapshot_version: int | None = None,
     snapshot_time: datetime | str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the catalog attached as `docmill` (and in use).
 
-    A writer creates the catalog (and its stored tables) when it does not exist yet; a reader
-    raises CatalogMissing instead, so a query never creates an empty lake by mistake.
+    A writer creates the catalog (and its stored tables) when it does not exist yet and no data
+    files are there either (`create`); a reader raises CatalogMissing instead, so a query never
+    creates an empty lake by mistake. A catalog that is damaged, or gone while data files
+    remain, raises CatalogDamaged and is never written to.
     """
-    if not target.exists():
-        if read_only:
-            raise CatalogMissing(
-                f"no catalog at {target.describe()}: nothing has been published to this data "
-                "directory yet (run `docmill run SOURCE` first)"
-            )
-        _create_sqlite_file(Path(target.location))
+    if target.kind == "sqlite" and not read_only:
+        state, message = catalog_health.sqlite_catalog_state(
+            Path(target.location), target.data_path
+        )
+        if state == "unusable":
+            raise CatalogDamaged(message)
+        if state == "new" and not create:
+            raise CatalogMissing(_missing_message(target))
+        if state == "new":
+            _create_sqlite_file(Path(target.location))
+    elif not target.exists():
+        raise _unusable_or_missing(target, None)
     con = duckdb_extensions.new_connection()
     try:
         duckdb_extensions.load(con, "ducklake")
@@ -219,11 +232,54 @@ def connect(
             ensure_stored_tables(con)
     except duckdb.Error as err:
         con.close()
-        raise CatalogError(f"cannot open the catalog {target.describe()}: {err}") from err
+        if target.kind == "sqlite" and (not target.exists() or _is_damage(err)):
+            raise _unusable_or_missing(target, err) from err
+        message = f"cannot open the catalog {target.describe()}: {_one_line(err)}"
+        raise CatalogError(message) from err
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _unusable_or_missing(target: CatalogTarget, error: duckdb.Error | None) -> CatalogError:
+    """The error to give when a SQLite catalog could not be attached (or is not there)."""
+    path = Path(target.location)
+    state, message = catalog_health.sqlite_catalog_state(path, target.data_path)
+    if state == "unusable":
+        return CatalogDamaged(message)
+    if state == "new":
+        return CatalogMissing(_missing_message(target))
+    return CatalogDamaged(
+        f"the catalog {path} cannot be read as a DuckLake catalog ({_one_line(error)}); docmill "
+        f"leaves it as it is: {catalog_health.BACKUP_HINT}. The data files it lists are in "
+        f"{target.data_path}"
+    )
+
+
+def _missing_message(target: CatalogTarget) -> str:
+    return (
+        f"no catalog at {target.describe()}: nothing has been published to this data "
+        "directory yet (run `docmill run SOURCE` first)"
+    )
+
+
+def _is_damage(error: duckdb.Error) -> bool:
+    """Whether DuckDB's error says the SQLite file is not a (whole) database, or holds no lake."""
+    message = str(error).lower()
+    return any(
+        sign in message
+        for sign in (
+            "file is not a database",
+            "malformed",
+            "creating a new ducklake is explicitly disabled",
+            "no snapshot found in ducklake",
+        )
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 def _create_sqlite_file(path: Path) -> None:

@@ -81,11 +81,6 @@ def publish_batch(
     version = version or store.new_version()
     staged = _staged_tables(shard_dirs)
     limit = catalog.inline_rows()
-    registered = {
-        table.name: _link_into_table_folder(layout, table, batch_id, version)
-        for table in staged
-        if table.rows >= limit
-    }
     inserted = {table.name: table.files for table in staged if 0 < table.rows < limit}
     published_at = datetime.now(UTC)
     batch_row = {
@@ -97,7 +92,6 @@ def publish_batch(
         "manifest_json": json.dumps({**manifest, "batch_id": batch_id, "version": version}),
     }
     rows_in = {table.name: table.rows for table in staged}
-    crash_point("publish_before_commit")
 
     def replace(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], datetime]:
         committed_at = datetime.now(UTC)
@@ -144,8 +138,16 @@ def publish_batch(
         )
         return rows_out, committed_at
 
+    # Connected (a new lake's catalog created) before the first data file is linked: files
+    # without a catalog are those of a lost one (catalog_health), never of a first publish.
     con = catalog.connect(layout.catalog)
     try:
+        registered = {
+            table.name: _link_into_table_folder(layout, table, batch_id, version)
+            for table in staged
+            if table.rows >= limit
+        }
+        crash_point("publish_before_commit")
         rows_out, committed_at = catalog.commit_with_retry(
             con, replace, what=f"publishing batch {batch_id}"
         )
@@ -231,10 +233,18 @@ def _last_snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
     return None
 
 
-def write_run_record(layout: Layout, row: dict) -> None:
-    """Write (or replace) the row of a flow run that published nothing (failed, nothing new)."""
+def write_run_record(layout: Layout, row: dict) -> bool:
+    """Write (or replace) the row of a flow run that published nothing (failed, nothing new).
 
-    def replace(con: duckdb.DuckDBPyConnection) -> None:
+    A run whose publish committed has its `completed` row already, committed with its batch;
+    that row stays (False is returned): whatever went wrong later, the batch is published."""
+
+    def replace(con: duckdb.DuckDBPyConnection) -> bool:
+        status = con.execute(
+            f"select status from {stored_table('runs')} where run_id = ?", [row["run_id"]]
+        ).fetchone()
+        if status and status[0] == "completed":
+            return False
         _delete(con, "runs", "run_id", row["run_id"])
         _insert_rows(con, "runs", [row])
         _commit_message(
@@ -242,10 +252,11 @@ def write_run_record(layout: Layout, row: dict) -> None:
             f"record run {row['run_id']} ({row.get('status')})",
             {"kind": "run", "run_id": row["run_id"], "batch_id": row.get("batch_id")},
         )
+        return True
 
     con = catalog.connect(layout.catalog)
     try:
-        catalog.commit_with_retry(con, replace, what=f"recording run {row['run_id']}")
+        return catalog.commit_with_retry(con, replace, what=f"recording run {row['run_id']}")
     finally:
         con.close()
 

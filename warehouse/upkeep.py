@@ -74,7 +74,7 @@ def upkeep(
     started = time.perf_counter()
     layout = Layout.at(storage.location(data_dir))
     result = UpkeepResult()
-    con = catalog.connect(layout.catalog)
+    con = catalog.connect(layout.catalog, create=False)
     try:
         if merge:
             result.rows_flushed = sum(

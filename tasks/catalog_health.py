@@ -1,0 +1,77 @@
+"""Is a SQLite catalog the lake's catalog, and if not, what should a person do?
+
+The catalog is not a cache that can be rebuilt: it is the only record of which Parquet files
+hold which batch at which snapshot. So nothing in docmill may write over a catalog it cannot
+read, nor start a new one beside data files an old one listed (a new catalog knows none of them,
+and the orphan clean-up would delete them a day later). These checks tell the cases apart and
+word the one line a person gets: the file, what is wrong, where the data files are, what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from docmill.tasks import storage
+
+CatalogState = Literal["ready", "new", "unusable"]
+BACKUP_HINT = "restore it from a backup (README: Backing up the catalog)"
+DUCKLAKE_TABLE = "ducklake_metadata"
+
+
+def sqlite_catalog_state(path: Path, data_path: str) -> tuple[CatalogState, str]:
+    """Whether the SQLite file at `path` is the catalog of the data files under `data_path`:
+    "ready" (a DuckLake catalog), "new" (no catalog and no data files yet: a writer may start a
+    lake) or "unusable", with the line to show a person."""
+    if not path.exists():
+        files = _data_files(data_path)
+        if not files:
+            return "new", f"no catalog at {path}"
+        return "unusable", (
+            f"no catalog at {path}, but {data_path} holds {files:,} data files: the catalog was "
+            f"deleted or moved. Put it back, or {BACKUP_HINT}; a new catalog would know none of "
+            "these files (and upkeep would delete them as orphans)"
+        )
+    try:
+        tables = _sqlite_tables(path)
+    except sqlite3.DatabaseError as err:
+        return "unusable", (
+            f"the catalog {path} is damaged ({err}); docmill leaves it as it is: {BACKUP_HINT}. "
+            f"The data files it lists are in {data_path}"
+        )
+    if DUCKLAKE_TABLE in tables:
+        return "ready", ""
+    if tables:
+        return "unusable", (
+            f"{path} is a SQLite database but not a DuckLake catalog (it has no "
+            f"{DUCKLAKE_TABLE} table): point --catalog or DOCMILL_CATALOG at the lake's catalog"
+        )
+    files = _data_files(data_path)
+    if not files:
+        return "new", f"the catalog {path} is empty"
+    return "unusable", (
+        f"the catalog {path} is empty, but {data_path} holds {files:,} data files: "
+        f"{BACKUP_HINT}; a new catalog would know none of them"
+    )
+
+
+def _sqlite_tables(path: Path) -> set[str]:
+    # Read-only, but not immutable: a catalog just created may hold its tables in the WAL only.
+    with contextlib.closing(sqlite3.connect(f"file:{_uri_path(path)}?mode=ro", uri=True)) as db:
+        return {row[0] for row in db.execute("select name from sqlite_master where type = 'table'")}
+
+
+def _uri_path(path: Path) -> str:
+    # A SQLite URI takes the path percent-encoded: '?' and '#' would end it, '%' escapes.
+    return quote(str(path), safe="/")
+
+
+def _data_files(data_path: str) -> int:
+    """How many Parquet files the data path holds (0 when it does not exist)."""
+    location = storage.location(data_path)
+    if not location.exists():
+        return 0
+    return sum(1 for name in storage.walk_files(location) if name.endswith(".parquet"))
