@@ -240,6 +240,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     compact.set_defaults(handler=_cmd_compact)
 
+    check = sub.add_parser(
+        "check",
+        help="verify every data file the lake's catalog lists: present, whole, with its rows",
+    )
+    _data_dir_option(check)
+    check.add_argument(
+        "--quick",
+        action="store_true",
+        help="check presence, sizes and the row counts in the footers without reading every "
+        "page (default: read and verify every page)",
+    )
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="take the batches of damaged files out of the lake in one commit and stage their "
+        "items for `docmill run --batch-id ID` (default: only report)",
+    )
+    check.set_defaults(handler=_cmd_check)
+
     report = sub.add_parser("report", help="write an offline HTML report of the warehouse")
     report.add_argument(
         "--out", type=Path, help="folder for index.html (default: <data dir>/report)"
@@ -785,6 +804,37 @@ def _cmd_views(args: argparse.Namespace) -> int:
     print(f"{Layout(data_dir).catalog.describe()}: {len(names)} views")
     for name in names:
         print(f"  {name}")
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.store import BatchBusy
+    from docmill.warehouse.check import RepairRefused, check_lake, describe, repair_lake
+
+    data_dir = _data_dir(args)
+    try:
+        report = check_lake(data_dir, read_pages=not args.quick)
+        print(describe(report))
+        if report.ok or not args.repair:
+            return EXIT_OK if report.ok else EXIT_FAILED
+        repaired = repair_lake(data_dir, report)
+    except (CatalogError, RepairRefused, BatchBusy) as err:
+        return _fail(str(err))
+    except (duckdb.Error, OSError) as err:
+        return _fail(f"the check could not read the catalog: {err}")
+    print(
+        f"removed batch{'es' if len(repaired.removed) > 1 else ''} {', '.join(repaired.removed)} "
+        f"from the lake (snapshot {repaired.snapshot_id}); damaged files kept in "
+        f"{repaired.quarantined[0].parent.parent if repaired.quarantined else 'place'}"
+    )
+    for batch_id in repaired.staged:
+        print(f"  publish it again: docmill run --batch-id {batch_id} --data-dir {data_dir}")
+    after = check_lake(data_dir, read_pages=False)
+    if not after.ok:
+        return _fail(f"the lake still has damaged files after the repair:\n{describe(after)}")
     return EXIT_OK
 
 

@@ -8,15 +8,21 @@ from prefect.artifacts import create_table_artifact
 
 from docmill.flows.settings import DataDirParam, load_settings
 from docmill.warehouse.build import build_warehouse
+from docmill.warehouse.check import check_lake
 from docmill.warehouse.upkeep import upkeep
+
+
+class LakeDamaged(RuntimeError):
+    """`docmill check` found damaged files; the flow run fails so that someone looks."""
 
 
 @flow(name="rebuild-warehouse", validate_parameters=True)
 def rebuild_warehouse(
     data_dir: DataDirParam = None,
 ) -> dict:
-    """Rebuild every view, expire snapshots older than the retention and delete the files
-    no remaining snapshot needs.
+    """Rebuild every view, expire snapshots older than the retention, delete the files
+    no remaining snapshot needs, then check every file of the lake (docmill check): the run
+    fails, naming the batches, when one is missing or damaged.
 
     Args:
         data_dir: Data directory; default: DOCMILL_DATA_DIR or ./data.
@@ -37,7 +43,30 @@ def rebuild_warehouse(
         result.files_deleted,
         result.orphans_deleted,
     )
-    return {"views": views, **result.summary()}
+    checked = check_lake(settings.data_dir)
+    if not checked.ok:
+        create_table_artifact(
+            key="lake-check",
+            table=[
+                {
+                    "table": d.file.table,
+                    "file": d.file.path,
+                    "problem": d.problem,
+                    "batches": ", ".join(d.batches),
+                }
+                for d in checked.damaged
+            ],
+            description=checked.catalog_problem or "damaged files of the lake",
+        )
+        raise LakeDamaged(
+            f"{len(checked.damaged)} damaged files of batches "
+            f"{', '.join(checked.damaged_batches) or '(none)'}"
+            + (f"; {checked.catalog_problem}" if checked.catalog_problem else "")
+            + ": run `docmill check` for the list, `docmill check --repair` to take those "
+            "batches out of the lake and rerun them"
+        )
+    logger.info("checked %d files (%d rows): no damage", checked.files, checked.rows)
+    return {"views": views, **result.summary(), "files_checked": checked.files}
 
 
 @flow(name="compact-warehouse", validate_parameters=True)

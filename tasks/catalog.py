@@ -191,13 +191,15 @@ def connect(
     create: bool = True,
     snapshot_version: int | None = None,
     snapshot_time: datetime | str | None = None,
+    inline_limit: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the catalog attached as `docmill` (and in use).
 
     A writer creates the catalog (and its stored tables) when it does not exist yet and no data
     files are there either (`create`); a reader raises CatalogMissing instead, so a query never
     creates an empty lake by mistake. A catalog that is damaged, or gone while data files
-    remain, raises CatalogDamaged and is never written to.
+    remain, raises CatalogDamaged and is never written to. `inline_limit` overrides
+    DOCMILL_INLINE_ROWS for this connection's inserts and deletes.
     """
     if target.kind == "sqlite" and not read_only:
         state, message = catalog_health.sqlite_catalog_state(
@@ -224,7 +226,9 @@ def connect(
                 read_only=read_only,
                 snapshot_version=snapshot_version,
                 snapshot_time=snapshot_time,
-                inline_rows=None if read_only else inline_rows(),
+                inline_rows=None
+                if read_only
+                else (inline_limit if inline_limit is not None else inline_rows()),
             )
         )
         con.execute(f"use {ALIAS}")

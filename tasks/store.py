@@ -46,6 +46,9 @@ BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SUCCESS_MARKER = "_SUCCESS.json"
 STAGED_PLAN = "plan.json"
 _COMPRESSION = "zstd"
+# Every page carries a CRC32 of its bytes, so `docmill check` can tell a flipped bit from data
+# (DuckDB reads them without verifying; pyarrow verifies them on request).
+_WRITE_OPTIONS = {"compression": _COMPRESSION, "write_page_checksum": True}
 
 
 class InvalidBatchId(ValueError):
@@ -123,7 +126,7 @@ class Layout:
 def write_parquet(table: pa.Table, path: Location, *, name: str) -> None:
     """Write `table` with docmill's versioned schema metadata (zstd)."""
     schema = schemas.with_version(schemas.ALL_TABLES[name], name)
-    storage.write_parquet_file(table.cast(schema), path, compression=_COMPRESSION)
+    storage.write_parquet_file(table.cast(schema), path, **_WRITE_OPTIONS)
 
 
 class ShardWriter:
@@ -167,7 +170,7 @@ class ShardWriter:
         if writer is None:
             schema = schemas.with_version(self.tables[name], name)
             writer = storage.parquet_writer(
-                self.work_dir / f"{name}.parquet", schema, compression=_COMPRESSION
+                self.work_dir / f"{name}.parquet", schema, **_WRITE_OPTIONS
             )
             self._writers[name] = writer
         writer.write_table(self._conform(table, writer.schema))

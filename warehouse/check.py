@@ -1,0 +1,449 @@
+"""`docmill check`: is every data file the catalog lists there, whole, with the rows its commit
+recorded? And `--repair`: take the batches of damaged files out of the lake, consistently, so
+they can be published again.
+
+What a query notices by itself, and what only this check does (DuckDB 1.5.5, measured):
+
+- a missing file, or one whose footer or compressed pages no longer decode: the query fails
+  (docmill sql names the batch and the file);
+- a flipped byte that still decodes: DuckDB neither writes nor verifies Parquet page checksums,
+  so the query returns wrong values silently. The files docmill publishes carry a CRC32 per page
+  (tasks/store.py), and the check reads every page with pyarrow, which verifies them. Files
+  DuckDB writes itself (compaction's merged files, flushed inlined rows) carry none: there the
+  check catches what no longer decodes, a wrong size or row count, not a flip that still does.
+
+The repair cannot re-create a lost file, and DuckLake can only delete rows it reads. So each
+damaged file is moved to `_damaged/<time>/` and replaced, for one commit, by a stand-in holding
+as many rows (all NULL but `batch_id`) with a footer of the recorded length; that commit deletes
+every row of the affected batches from every table, and their `batches` rows, and the stand-ins
+are removed after it. The lake then shows those batches not at all, never in part; their recorded
+items are staged, so `docmill run --batch-id ID` publishes each again. Snapshots from before the
+repair still name the lost files, and reading them there fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from docmill.tasks import catalog, schemas, storage, store
+from docmill.tasks.catalog import ALIAS, stored_table
+from docmill.tasks.storage import Location
+from docmill.tasks.store import Layout
+
+METADATA = f"__ducklake_metadata_{ALIAS}"
+QUARANTINE = "_damaged"
+_READ_BATCH_ROWS = 65_536
+
+_DATA_FILES = f"""
+select t.table_name, f.data_file_id, f.path, f.record_count, f.file_size_bytes, f.footer_size,
+       s.min_value, s.max_value
+from {METADATA}.ducklake_data_file f
+join {METADATA}.ducklake_table t on t.table_id = f.table_id and t.end_snapshot is null
+join {METADATA}.ducklake_schema n on n.schema_id = t.schema_id and n.end_snapshot is null
+left join {METADATA}.ducklake_column c
+  on c.table_id = t.table_id and c.column_name = 'batch_id' and c.end_snapshot is null
+left join {METADATA}.ducklake_file_column_stats s
+  on s.data_file_id = f.data_file_id and s.column_id = c.column_id
+where f.end_snapshot is null and n.schema_name = '{catalog.STORED}'
+order by t.table_name, f.data_file_id
+"""
+_DELETE_FILES = f"""
+select t.table_name, d.data_file_id, d.path, d.delete_count, d.file_size_bytes, d.footer_size
+from {METADATA}.ducklake_delete_file d
+join {METADATA}.ducklake_table t on t.table_id = d.table_id and t.end_snapshot is null
+where d.end_snapshot is null
+order by t.table_name, d.delete_file_id
+"""
+
+
+class RepairRefused(RuntimeError):
+    """The damage is of a kind the repair does not mend; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class LakeFile:
+    """A file the current snapshot reads, as the catalog records it."""
+
+    table: str
+    kind: Literal["data", "delete"]
+    data_file_id: int
+    path: str  # as DuckDB opens it: absolute, or an s3:// URL
+    record_count: int  # rows (a delete file: deleted positions)
+    file_size: int | None
+    footer_size: int | None
+    batch_range: tuple[str, str] | None  # min and max batch_id, from the file's statistics
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    file: LakeFile
+    problem: str
+    batches: tuple[str, ...]  # published batches with rows in the file
+
+
+@dataclass
+class CheckReport:
+    files: int = 0
+    rows: int = 0
+    bytes: int = 0
+    inlined_rows: int = 0
+    damaged: list[Damage] = field(default_factory=list)
+    catalog_problem: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def damaged_batches(self) -> list[str]:
+        return sorted({batch for damage in self.damaged for batch in damage.batches})
+
+    @property
+    def ok(self) -> bool:
+        return not self.damaged and self.catalog_problem is None
+
+
+@dataclass
+class RepairResult:
+    removed: list[str]  # batches taken out of the lake
+    staged: list[str]  # of those, the ones whose items are staged for a rerun
+    quarantined: list[Path]  # damaged files moved aside
+    snapshot_id: int | None
+
+
+def check_lake(data_dir: str | Path | Location, *, read_pages: bool = True) -> CheckReport:
+    """Check every file of the current snapshot: present, its recorded size, readable (every
+    page decoded and, where written, its checksum verified, with `read_pages`), and holding
+    the rows the catalog recorded. A SQLite catalog gets SQLite's own `quick_check`."""
+    started = time.perf_counter()
+    layout = Layout.at(storage.location(data_dir))
+    report = CheckReport(catalog_problem=_sqlite_problem(layout.catalog))
+    with contextlib.closing(catalog.connect(layout.catalog, read_only=True)) as con:
+        files = lake_files(con)
+        try:
+            batches: set[str] | None = {
+                row[0]
+                for row in con.execute(f"select batch_id from {stored_table('batches')}").fetchall()
+            }
+        except duckdb.Error:
+            batches = None  # the batches table is damaged itself; the check will say so
+        report.inlined_rows = _inlined_rows(con)
+    for lake_file in files:
+        problem, rows = _verify(lake_file, read_pages=read_pages)
+        report.files += 1
+        report.rows += rows if lake_file.kind == "data" else 0
+        report.bytes += lake_file.file_size or 0
+        if problem:
+            report.damaged.append(Damage(lake_file, problem, _batches_in(lake_file, batches)))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def lake_files(con: duckdb.DuckDBPyConnection) -> list[LakeFile]:
+    """Every data and delete file of the stored tables in the connection's snapshot."""
+    listed: dict[str, list[tuple[str, str | None]]] = {}
+    found = []
+    for table, file_id, path, rows, size, footer, low, high in con.execute(_DATA_FILES).fetchall():
+        if table not in listed:
+            listed[table] = con.execute(
+                "select data_file, delete_file from ducklake_list_files(?, ?, schema => ?)",
+                [ALIAS, table, catalog.STORED],
+            ).fetchall()
+        full = _full_path(path, [data for data, _delete in listed[table]])
+        found.append(
+            LakeFile(table, "data", file_id, full, rows, size, footer, (low, high) if low else None)
+        )
+    ranges = {(f.table, f.data_file_id): f.batch_range for f in found}
+    for table, file_id, path, rows, size, footer in con.execute(_DELETE_FILES).fetchall():
+        deletes = [delete for _data, delete in listed.get(table, []) if delete]
+        found.append(
+            LakeFile(
+                table,
+                "delete",
+                file_id,
+                _full_path(path, deletes),
+                rows,
+                size,
+                footer,
+                ranges.get((table, file_id)),
+            )
+        )
+    return found
+
+
+def _full_path(recorded: str, listed: list[str]) -> str:
+    """The path DuckDB opens for a recorded (often relative) one: the listed path it ends."""
+    for path in listed:
+        if path == recorded or path.endswith("/" + recorded):
+            return path
+    return recorded
+
+
+def _verify(lake_file: LakeFile, *, read_pages: bool) -> tuple[str | None, int]:
+    """(what is wrong with the file or None, rows read)."""
+    location = storage.location(lake_file.path)
+    where, fs = storage.arrow_target(location)
+    try:
+        size = _size(location)
+    except FileNotFoundError:
+        return "missing", 0
+    if lake_file.file_size is not None and size != lake_file.file_size:
+        return f"{size:,} bytes, the catalog recorded {lake_file.file_size:,}", 0
+    rows = 0
+    try:
+        parquet = pq.ParquetFile(where, filesystem=fs, page_checksum_verification=True)
+        expected = parquet.metadata.num_rows
+        if read_pages:
+            for batch in parquet.iter_batches(batch_size=_READ_BATCH_ROWS):
+                rows += batch.num_rows
+        else:
+            rows = expected
+    except (OSError, pa.ArrowException) as err:
+        return f"unreadable: {' '.join(str(err).split())}", rows
+    if rows != expected:
+        return f"{rows:,} rows read, its footer says {expected:,}", rows
+    if rows != lake_file.record_count:
+        return f"{rows:,} rows, the catalog recorded {lake_file.record_count:,}", rows
+    return None, rows
+
+
+def _size(location: Location) -> int:
+    if isinstance(location, Path):
+        return location.stat().st_size
+    where, fs = storage.arrow_target(location)
+    info = fs.get_file_info(where)
+    if info.type.name == "NotFound":
+        raise FileNotFoundError(str(location))
+    return int(info.size)
+
+
+def _batches_in(lake_file: LakeFile, published: set[str] | None) -> tuple[str, ...]:
+    """The published batches a file has rows of: those between its smallest and largest
+    batch_id (one batch for a file as published; a range for a merged one)."""
+    if lake_file.batch_range is None or lake_file.table not in schemas.BATCH_TABLES:
+        return ()
+    low, high = lake_file.batch_range
+    if published is None:
+        return (low,) if low == high else (low, high)
+    return tuple(sorted(b for b in published if low <= b <= high))
+
+
+def _inlined_rows(con: duckdb.DuckDBPyConnection) -> int:
+    tables = [
+        row[0]
+        for row in con.execute(
+            f"select table_name from {METADATA}.ducklake_inlined_data_tables"
+        ).fetchall()
+    ]
+    return sum(
+        con.execute(
+            f'select count(*) from {METADATA}."{name}" where end_snapshot is null'
+        ).fetchone()[0]
+        for name in tables
+    )
+
+
+def _sqlite_problem(target: catalog.CatalogTarget) -> str | None:
+    if target.kind != "sqlite":
+        return None
+    uri = f"file:{Path(target.location).as_posix()}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            answers = [row[0] for row in db.execute("pragma quick_check")]
+    except sqlite3.DatabaseError as err:
+        return f"the catalog {target.location}: {err}"
+    if answers == ["ok"]:
+        return None
+    return f"the catalog {target.location} fails SQLite's quick_check: {'; '.join(answers[:3])}"
+
+
+def describe(report: CheckReport) -> str:
+    """The report as `docmill check` prints it."""
+    lines = [
+        f"checked {report.files:,} files of the current snapshot ({report.rows:,} rows, "
+        f"{report.bytes / 1e6:,.1f} MB; {report.inlined_rows:,} rows kept in the catalog) in "
+        f"{report.seconds:.1f} s"
+    ]
+    if report.catalog_problem:
+        lines.append(f"catalog: {report.catalog_problem}")
+    if report.damaged:
+        batches = report.damaged_batches
+        n = len(report.damaged)
+        held = f" of batch{'es' if len(batches) > 1 else ''} {', '.join(batches)}"
+        lines.append(f"damaged: {n} file{'s' if n > 1 else ''}{held if batches else ''}")
+        for damage in report.damaged:
+            of = f" (batch {', '.join(damage.batches)})" if damage.batches else ""
+            lines.append(f"  {damage.file.table:<11} {damage.file.path}: {damage.problem}{of}")
+        lines.append(
+            "`docmill check --repair` takes these batches out of the lake and stages their "
+            "items for `docmill run --batch-id ID`"
+        )
+    elif report.ok:
+        lines.append("no damage found")
+    return "\n".join(lines)
+
+
+def repair_lake(data_dir: str | Path | Location, report: CheckReport) -> RepairResult:
+    """Take every batch with a damaged file out of the lake in one commit, and stage its
+    recorded items for `docmill run --batch-id`. RepairRefused for damage it does not mend."""
+    layout = Layout.at(storage.location(data_dir))
+    unmendable = [
+        d
+        for d in report.damaged
+        if d.file.kind != "data" or d.file.table not in schemas.BATCH_TABLES
+    ]
+    unmendable += [d for d in report.damaged if d.file.batch_range is None]
+    if unmendable or report.catalog_problem:
+        what = report.catalog_problem or ", ".join(
+            f"{d.file.table} {d.file.kind} file {d.file.path}" for d in unmendable
+        )
+        raise RepairRefused(
+            f"cannot repair {what}: restore the catalog and tables/ from a backup (README: "
+            "Backing up the catalog)"
+        )
+    batches = sorted({b for d in report.damaged for b in (*d.batches, d.file.batch_range[0])})
+    with contextlib.ExitStack() as locks:
+        for batch_id in batches:
+            locks.enter_context(store.batch_lock(layout, batch_id, what="batch"))
+        return _take_out(layout, report.damaged, batches)
+
+
+def _take_out(layout: Layout, damaged: list[Damage], batches: list[str]) -> RepairResult:
+    quarantine = layout.local_dir / QUARANTINE / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # Deletes kept in the catalog (DuckLake's inlining) would leave each damaged file in the
+    # snapshot, marked deleted row by row; written out, a delete of all its rows drops it.
+    con = catalog.connect(layout.catalog, inline_limit=0)
+    try:
+        staged = _stage_items(layout, con, batches)
+        with _stand_ins(damaged, quarantine) as moved:
+
+            def delete(con: duckdb.DuckDBPyConnection) -> None:
+                for table in schemas.BATCH_TABLES:
+                    con.execute(
+                        f"delete from {stored_table(table)} where batch_id in "
+                        "(select unnest(?::varchar[]))",
+                        [batches],
+                    )
+                con.execute(
+                    f"delete from {stored_table('batches')} where batch_id in "
+                    "(select unnest(?::varchar[]))",
+                    [batches],
+                )
+                extra = {
+                    "kind": "repair",
+                    "batches": batches,
+                    "files": [d.file.path for d in damaged],
+                }
+                con.execute(
+                    f"call {ALIAS}.set_commit_message(?, ?, extra_info => ?)",
+                    ["docmill", f"repair: remove {', '.join(batches)}", json.dumps(extra)],
+                )
+
+            catalog.commit_with_retry(con, delete, what="removing the damaged batches")
+        row = con.execute(f"select id from {ALIAS}.last_committed_snapshot()").fetchone()
+    finally:
+        con.close()
+    return RepairResult(batches, staged, moved, int(row[0]) if row and row[0] is not None else None)
+
+
+def _stage_items(layout: Layout, con: duckdb.DuckDBPyConnection, batches: list[str]) -> list[str]:
+    """Write each batch's recorded items as its staged plan, so a rerun processes exactly them."""
+    rows = con.execute(
+        f"select batch_id, manifest_json from {stored_table('batches')} "
+        "where batch_id in (select unnest(?::varchar[]))",
+        [batches],
+    ).fetchall()
+    for batch_id, manifest in rows:
+        store.write_staged_plan(layout, batch_id, json.loads(manifest))
+    return sorted(batch_id for batch_id, _manifest in rows)
+
+
+@contextlib.contextmanager
+def _stand_ins(damaged: list[Damage], quarantine: Path) -> Iterator[list[Path]]:
+    """Damaged files moved into `quarantine` and replaced by stand-ins for the block; the
+    stand-ins are removed after it, and on failure the damaged files are put back."""
+    moved: list[tuple[Location, Path]] = []
+    written: list[Location] = []
+    try:
+        for damage in damaged:
+            location = storage.location(damage.file.path)
+            if location.exists():
+                target = quarantine / damage.file.table / location.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _move(location, target)
+                moved.append((location, target))
+            _write_stand_in(damage.file, location)
+            written.append(location)
+        yield [target for _location, target in moved]
+    except BaseException:
+        for location in written:
+            location.unlink(missing_ok=True)
+        for location, target in moved:
+            _move(target, location)
+        raise
+    for location in written:
+        location.unlink(missing_ok=True)
+
+
+def _move(source: Location, target: Location) -> None:
+    if isinstance(source, Path) and isinstance(target, Path):
+        os.replace(source, target)
+        return
+    target.write_bytes(source.read_bytes())
+    source.unlink()
+
+
+def _write_stand_in(lake_file: LakeFile, location: Location) -> None:
+    """A Parquet file of `record_count` rows, NULL but `batch_id`, whose footer is exactly as
+    long as the recorded one (DuckDB checks that length before reading a DuckLake file)."""
+    assert lake_file.batch_range is not None
+    schema = schemas.STORED_TABLES[lake_file.table]
+    n = lake_file.record_count
+    columns = [
+        pa.array([lake_file.batch_range[0]] * n, field.type)
+        if field.name == "batch_id"
+        else pa.nulls(n, field.type)
+        for field in schema
+    ]
+    table = pa.Table.from_arrays(columns, schema=schema)
+    where, fs = storage.arrow_target(location)
+    padding = 0
+    for _attempt in range(8):
+        with pq.ParquetWriter(
+            where,
+            schema,
+            filesystem=fs,
+            compression="none",
+            use_dictionary=False,
+            write_statistics=False,
+            store_schema=False,
+        ) as writer:
+            writer.write_table(table)
+            writer.add_key_value_metadata({"docmill.stand_in": "x" * padding})
+        length = _footer_length(location)
+        if lake_file.footer_size is None or length == lake_file.footer_size:
+            return
+        padding += lake_file.footer_size - length
+        if padding < 0:
+            break
+    location.unlink(missing_ok=True)
+    raise RepairRefused(
+        f"cannot stand in for {lake_file.path} (its footer is {lake_file.footer_size} bytes): "
+        "restore the catalog and tables/ from a backup (README: Backing up the catalog)"
+    )
+
+
+def _footer_length(location: Location) -> int:
+    data = location.read_bytes()
+    return struct.unpack("<i", data[-8:-4])[0]
