@@ -395,6 +395,16 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
     return code
 
 
+def _read_failed(data_dir: Location, error: Exception, what: str, hint: str = "") -> int:
+    """A failed read, naming the data file and batch when a damaged file was the cause."""
+    from docmill.warehouse.check import explain_read_error
+
+    damaged = explain_read_error(data_dir, error)
+    if damaged is not None:
+        return _fail(f"{what}: {damaged}")
+    return _fail(f"{what}: {error}" + (f" ({hint})" if hint else ""))
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -514,6 +524,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
     from docmill.tasks.catalog import CatalogError
+    from docmill.warehouse.check import DamagedDataFile
     from docmill.warehouse.output import DEFAULT_ROWS, OutputRefused
     from docmill.warehouse.query import WarehouseMissing, run_query, write_query
     from docmill.warehouse.sql_guard import StatementRefused
@@ -546,7 +557,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         return _fail(str(err), EXIT_USAGE)
     except (WarehouseMissing, CatalogError) as err:
         return _fail(str(err))
-    except duckdb.Error as err:
+    except (duckdb.Error, DamagedDataFile) as err:
         return _fail(f"query failed: {err}")
     except OSError as err:
         return _fail(f"cannot write {args.out}: {err}")
@@ -597,7 +608,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     except (WarehouseMissing, CatalogError, HistoryError) as err:
         return _fail(str(err))
     except duckdb.Error as err:
-        return _fail(f"comparing the versions failed: {err}")
+        return _read_failed(_data_dir(args), err, "comparing the versions failed")
     before, after = diff.before, diff.after
     print(
         f"batch {diff.batch_id}: snapshot {before.snapshot_id} ({before.time:%Y-%m-%d %H:%M}, "
@@ -642,7 +653,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return _fail(str(err), EXIT_USAGE)
     except (WarehouseMissing, CatalogError) as err:
         return _fail(str(err))
-    except (duckdb.Error, OSError) as err:
+    except duckdb.Error as err:
+        return _read_failed(_data_dir(args), err, "export failed")
+    except OSError as err:
         return _fail(f"export failed: {err}")
     for item in done:
         print(f"{item.path}  {item.rows:,} rows")
@@ -852,7 +865,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except (WarehouseMissing, CatalogError) as err:
         return _fail(str(err))
     except duckdb.Error as err:
-        return _fail(f"reading the views failed: {err} (rebuild them with `docmill views`)")
+        return _read_failed(
+            data_dir, err, "reading the views failed", "rebuild them with `docmill views`"
+        )
     except OSError as err:
         target = args.out or Layout(data_dir).report_dir
         return _fail(f"cannot write the report to {target}: {err}")

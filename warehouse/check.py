@@ -24,8 +24,10 @@ repair still name the lost files, and reading them there fails.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
+import re
 import sqlite3
 import struct
 import time
@@ -58,7 +60,7 @@ left join {METADATA}.ducklake_column c
   on c.table_id = t.table_id and c.column_name = 'batch_id' and c.end_snapshot is null
 left join {METADATA}.ducklake_file_column_stats s
   on s.data_file_id = f.data_file_id and s.column_id = c.column_id
-where f.end_snapshot is null and n.schema_name = '{catalog.STORED}'
+where n.schema_name = '{catalog.STORED}' and (f.end_snapshot is null or ?)
 order by t.table_name, f.data_file_id
 """
 _DELETE_FILES = f"""
@@ -68,6 +70,16 @@ join {METADATA}.ducklake_table t on t.table_id = d.table_id and t.end_snapshot i
 where d.end_snapshot is null
 order by t.table_name, d.delete_file_id
 """
+
+
+# DuckDB's words for a data file it could not read (an IOException says it by its type).
+_FILE_DAMAGE_SIGNS = ("parquet", "magic bytes", "tprotocolexception", "corrupt", "decompress")
+_FILE_IN_MESSAGE = re.compile(r"""["']((?:s3://|/)[^"']+\.parquet)["']""")
+
+
+class DamagedDataFile(RuntimeError):
+    """A query needed a data file that is missing or damaged; the message names it and its
+    batch."""
 
 
 class RepairRefused(RuntimeError):
@@ -150,11 +162,13 @@ def check_lake(data_dir: str | Path | Location, *, read_pages: bool = True) -> C
     return report
 
 
-def lake_files(con: duckdb.DuckDBPyConnection) -> list[LakeFile]:
-    """Every data and delete file of the stored tables in the connection's snapshot."""
+def lake_files(con: duckdb.DuckDBPyConnection, *, earlier: bool = False) -> list[LakeFile]:
+    """Every data and delete file of the stored tables in the connection's snapshot (with
+    `earlier`, the data files of every kept snapshot too)."""
     listed: dict[str, list[tuple[str, str | None]]] = {}
     found = []
-    for table, file_id, path, rows, size, footer, low, high in con.execute(_DATA_FILES).fetchall():
+    rows_of_files = con.execute(_DATA_FILES, [earlier]).fetchall()
+    for table, file_id, path, rows, size, footer, low, high in rows_of_files:
         if table not in listed:
             listed[table] = con.execute(
                 "select data_file, delete_file from ducklake_list_files(?, ?, schema => ?)",
@@ -266,6 +280,57 @@ def _sqlite_problem(target: catalog.CatalogTarget) -> str | None:
     if answers == ["ok"]:
         return None
     return f"the catalog {target.location} fails SQLite's quick_check: {'; '.join(answers[:3])}"
+
+
+def explain_read_error(
+    data_dir: str | Path | Location, error: BaseException
+) -> DamagedDataFile | None:
+    """For a query that failed on a data file, an error naming the file, its table and its
+    batches; None when `error` is about something else. A message without the file's name (a
+    damaged footer: "TProtocolException: Invalid data") is answered by a quick check."""
+    message = " ".join(str(error).split())
+    if not isinstance(error, duckdb.IOException) and not any(
+        sign in message.lower() for sign in _FILE_DAMAGE_SIGNS
+    ):
+        return None
+    named = _FILE_IN_MESSAGE.search(message)
+    try:
+        if named:
+            damaged = _named_damage(data_dir, named[1], message)
+        else:
+            damaged = check_lake(data_dir, read_pages=False).damaged
+    except (catalog.CatalogError, duckdb.Error, OSError):
+        return None
+    if not damaged:
+        return None
+    files = "; ".join(
+        f"the {d.file.table} file {d.file.path}"
+        + (f" of batch {', '.join(d.batches)}" if d.batches else "")
+        + f" is {d.problem}"
+        for d in damaged
+    )
+    return DamagedDataFile(
+        f"{files} (DuckDB: {message}). Queries that need only other batches still answer (filter "
+        "on batch_id); `docmill check` lists every damaged file, `docmill check --repair` takes "
+        "their batches out so they can be run again"
+    )
+
+
+def _named_damage(data_dir: str | Path | Location, path: str, message: str) -> list[Damage]:
+    layout = Layout.at(storage.location(data_dir))
+    with contextlib.closing(catalog.connect(layout.catalog, read_only=True)) as con:
+        files = [f for f in lake_files(con) if f.path == path] or [
+            # a file of an earlier snapshot (time travel): the catalog records it by name
+            dataclasses.replace(f, path=path)
+            for f in lake_files(con, earlier=True)
+            if Path(f.path).name == Path(path).name
+        ]
+        batches = {
+            row[0]
+            for row in con.execute(f"select batch_id from {stored_table('batches')}").fetchall()
+        }
+    problem = "missing" if "no such file" in message.lower() else "damaged"
+    return [Damage(f, problem, _batches_in(f, batches) or _batches_in(f, None)) for f in files]
 
 
 def describe(report: CheckReport) -> str:

@@ -15,6 +15,7 @@ from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 from docmill.warehouse import sql_guard
 from docmill.warehouse.build import warehouse_ddl
+from docmill.warehouse.check import explain_read_error
 from docmill.warehouse.output import (
     OutputFormat,
     OutputRefused,
@@ -122,6 +123,9 @@ def user_query(
         refused = sql_guard.refused_file_access(err, str(storage.location(data_dir)))
         if refused is not None:
             raise refused from None
+        damaged = explain_read_error(data_dir, err)
+        if damaged is not None:
+            raise damaged from err
         raise
     finally:
         con.close()
