@@ -543,7 +543,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
             written = write_query(
                 _data_dir(args), args.query, args.out, fmt=args.format, limit=limit, **where
             )
-            print(f"{args.out}  {written:,} rows")
+            print(f"{args.out}  {written:,} row{'' if written == 1 else 's'}")
             return EXIT_OK
         output = run_query(
             _data_dir(args),

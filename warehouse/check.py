@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 import duckdb
 import pyarrow as pa
@@ -271,7 +272,7 @@ def _inlined_rows(con: duckdb.DuckDBPyConnection) -> int:
 def _sqlite_problem(target: catalog.CatalogTarget) -> str | None:
     if target.kind != "sqlite":
         return None
-    uri = f"file:{Path(target.location).as_posix()}?mode=ro"
+    uri = f"file:{quote(Path(target.location).as_posix(), safe='/')}?mode=ro"
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             answers = [row[0] for row in db.execute("pragma quick_check")]
