@@ -207,6 +207,8 @@ def connect(
         )
         if state == "unusable":
             raise CatalogDamaged(message)
+        if state == "unreadable":
+            raise CatalogError(message)
         if state == "new" and not create:
             raise CatalogMissing(_missing_message(target))
         if state == "new":
@@ -239,6 +241,8 @@ def connect(
         if target.kind == "sqlite" and (not target.exists() or _is_damage(err)):
             raise _unusable_or_missing(target, err) from err
         message = f"cannot open the catalog {target.describe()}: {_one_line(err)}"
+        if target.kind == "sqlite":
+            message += catalog_health.space_note(Path(target.location).parent)
         raise CatalogError(message) from err
     except BaseException:
         con.close()
@@ -252,6 +256,8 @@ def _unusable_or_missing(target: CatalogTarget, error: duckdb.Error | None) -> C
     state, message = catalog_health.sqlite_catalog_state(path, target.data_path)
     if state == "unusable":
         return CatalogDamaged(message)
+    if state == "unreadable":
+        return CatalogError(message)
     if state == "new":
         return CatalogMissing(_missing_message(target))
     return CatalogDamaged(

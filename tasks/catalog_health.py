@@ -10,6 +10,7 @@ word the one line a person gets: the file, what is wrong, where the data files a
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 from typing import Literal
@@ -17,7 +18,7 @@ from urllib.parse import quote
 
 from docmill.tasks import storage
 
-CatalogState = Literal["ready", "new", "unusable"]
+CatalogState = Literal["ready", "new", "unusable", "unreadable"]
 BACKUP_HINT = "restore it from a backup (README: Backing up the catalog)"
 DUCKLAKE_TABLE = "ducklake_metadata"
 
@@ -25,7 +26,8 @@ DUCKLAKE_TABLE = "ducklake_metadata"
 def sqlite_catalog_state(path: Path, data_path: str) -> tuple[CatalogState, str]:
     """Whether the SQLite file at `path` is the catalog of the data files under `data_path`:
     "ready" (a DuckLake catalog), "new" (no catalog and no data files yet: a writer may start a
-    lake) or "unusable", with the line to show a person."""
+    lake), "unusable" (damaged, or gone while its data files remain) or "unreadable" now (a
+    full disk, a permission), with the line to show a person."""
     if not path.exists():
         files = _data_files(data_path)
         if not files:
@@ -37,6 +39,9 @@ def sqlite_catalog_state(path: Path, data_path: str) -> tuple[CatalogState, str]
         )
     try:
         tables = _sqlite_tables(path)
+    except sqlite3.OperationalError as err:
+        # Not the file's fault: a full disk, a permission, a lock.
+        return "unreadable", f"cannot read the catalog {path}: {err}{space_note(path.parent)}"
     except sqlite3.DatabaseError as err:
         return "unusable", (
             f"the catalog {path} is damaged ({err}); docmill leaves it as it is: {BACKUP_HINT}. "
@@ -56,6 +61,29 @@ def sqlite_catalog_state(path: Path, data_path: str) -> tuple[CatalogState, str]
         f"the catalog {path} is empty, but {data_path} holds {files:,} data files: "
         f"{BACKUP_HINT}; a new catalog would know none of them"
     )
+
+
+def space_note(folder: Path) -> str:
+    """'; no space left on device on <mount> ...' when the file system of `folder` is full,
+    else ''."""
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return ""
+    free = stat.f_bavail * stat.f_frsize
+    if free >= stat.f_frsize * 16:
+        return ""
+    return (
+        f"; no space left on device on {mount_point(folder)} ({free:,} bytes free): free some "
+        "space and run again"
+    )
+
+
+def mount_point(path: Path) -> Path:
+    path = path.resolve()
+    while not path.is_mount() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _sqlite_tables(path: Path) -> set[str]:
