@@ -771,9 +771,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_compact(args: argparse.Namespace) -> int:
+    import duckdb
+
     from docmill.flows.settings import load_settings
     from docmill.tasks.catalog import CatalogError, CatalogMissing
-    from docmill.warehouse.upkeep import upkeep
+    from docmill.warehouse.upkeep import UpkeepFailed, upkeep
 
     settings = load_settings(data_dir=args.data_dir)
     data_dir = _data_dir(args)
@@ -787,8 +789,10 @@ def _cmd_compact(args: argparse.Namespace) -> int:
         )
     except CatalogMissing:
         return _fail(f"no catalog for {data_dir}: nothing to compact")
-    except CatalogError as err:
+    except (CatalogError, UpkeepFailed) as err:
         return _fail(str(err))
+    except duckdb.Error as err:
+        return _read_failed(data_dir, err, "compaction failed")
     print(
         f"{result.rows_flushed:,} inlined rows moved to Parquet; "
         f"{sum(result.files_merged.values()):,} files merged into "

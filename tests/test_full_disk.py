@@ -1,5 +1,6 @@
-"""A full disk: one line saying "no space left on device". On a real small file system: a
-size-limited tmpfs, mounted for the test (root only; skipped otherwise)."""
+"""Compaction on a full disk: one line saying "no space left on device", the partial files it
+wrote removed (they would keep the disk full), and the lake as before. On a real small file
+system: a size-limited tmpfs, mounted for the test (root only; skipped otherwise)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_upkeep import build_lake
+from test_upkeep import build_lake, view_contents
 
 from docmill.flows.cli import main
 from docmill.tasks import catalog
@@ -47,6 +48,30 @@ def fill(disk: Path, leave: int) -> Path:
 
 def files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_compaction_on_a_full_disk_says_so_and_leaves_nothing_behind(
+    small_disk: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(catalog.INLINE_ROWS_ENV, "0")
+    data_dir = small_disk / "data"
+    build_lake(data_dir, n_batches=8)
+    before = view_contents(data_dir)
+    filler = fill(small_disk, leave=60_000)
+    tables = files(data_dir / "tables")
+    args = ["compact", "--data-dir", str(data_dir), "--grace-seconds", "0"]
+
+    assert main(args) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("docmill: ") and "no space left on device" in line
+    assert str(small_disk) in line and "Traceback" not in line
+    assert files(data_dir / "tables") == tables
+    assert view_contents(data_dir) == before
+
+    filler.unlink()
+    assert main(args) == 0
+    assert "files merged" in capsys.readouterr().out
+    assert view_contents(data_dir) == before
 
 
 def test_a_catalog_on_a_full_disk_is_not_called_damaged(small_disk: Path, capsys) -> None:

@@ -15,7 +15,10 @@ of the same table conflict). Readers are never blocked and see the same rows thr
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
@@ -23,8 +26,9 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.tasks import catalog, storage
+from docmill.tasks import catalog, storage, store
 from docmill.tasks.catalog import ALIAS
+from docmill.tasks.catalog_health import mount_point
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 
@@ -32,6 +36,10 @@ from docmill.tasks.store import Layout
 # any publish can take is surely an orphan of a killed one.
 ORPHAN_AGE = timedelta(days=1)
 METADATA = f"__ducklake_metadata_{ALIAS}"
+
+
+class UpkeepFailed(RuntimeError):
+    """A step of the upkeep could not finish; the message says why and what to do."""
 
 
 @dataclass
@@ -77,17 +85,22 @@ def upkeep(
     con = catalog.connect(layout.catalog, create=False)
     try:
         if merge:
-            result.rows_flushed = sum(
-                row[-1] or 0
-                for row in _step(con, f"call ducklake_flush_inlined_data('{ALIAS}')", "flushing")
-            )
-            for table, merged, written in _step(
-                con,
-                "select table_name, sum(files_processed), sum(files_created) "
-                f"from ducklake_merge_adjacent_files('{ALIAS}') group by all",
-                "merging files",
-            ):
-                result.files_merged[table] = int(merged)
+            with _out_of_space_cleaned_up(con, layout, "flushing inlined rows"):
+                result.rows_flushed = sum(
+                    row[-1] or 0
+                    for row in _step(
+                        con, f"call ducklake_flush_inlined_data('{ALIAS}')", "flushing"
+                    )
+                )
+            with _out_of_space_cleaned_up(con, layout, "merging files"):
+                merged = _step(
+                    con,
+                    "select table_name, sum(files_processed), sum(files_created) "
+                    f"from ducklake_merge_adjacent_files('{ALIAS}') group by all",
+                    "merging files",
+                )
+            for table, inputs, written in merged:
+                result.files_merged[table] = int(inputs)
                 result.files_written[table] = int(written)
         result.snapshots_expired = _expire_snapshots(
             con, datetime.now(UTC) - timedelta(days=retention_days)
@@ -107,6 +120,94 @@ def upkeep(
         con.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+@contextlib.contextmanager
+def _out_of_space_cleaned_up(
+    con: duckdb.DuckDBPyConnection, layout: Layout, what: str
+) -> Iterator[None]:
+    """A step that writes files, which a full disk stops: the files it wrote are removed (they
+    would keep the disk full, and no snapshot refers to them) and UpkeepFailed says so."""
+    if not isinstance(layout.tables, Path):
+        yield
+        return
+    before = set(_files_duckdb_wrote(layout.tables))
+    try:
+        yield
+    except (duckdb.Error, OSError) as err:
+        if not _out_of_space(err):
+            raise
+        partial = [path for path in _files_duckdb_wrote(layout.tables) if path not in before]
+        removed, freed, kept, why_kept = _remove_unreferenced(con, layout, partial)
+        raise UpkeepFailed(
+            f"{what} stopped: no space left on device on {mount_point(layout.tables)}; "
+            + (
+                f"the {removed} partial files it wrote are removed ({freed:,} bytes)"
+                if removed
+                else "it removed no partial files"
+            )
+            + (f", {kept} stay for the maintenance flow ({why_kept})" if kept else "")
+            + f". Free some space (it may need up to {_data_bytes(con):,} bytes, the size of "
+            "the lake's data files) and run `docmill compact` again"
+        ) from None
+
+
+def _files_duckdb_wrote(tables: Path) -> list[Path]:
+    """Data files DuckDB wrote into the table folders itself (merged, flushed): named
+    ducklake-*, unlike the docmill-* files a publish links in."""
+    return sorted(tables.glob(f"{catalog.STORED}/*/ducklake-*.parquet"))
+
+
+def _out_of_space(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    message = str(error).lower()
+    return "no space left on device" in message or "database or disk is full" in message
+
+
+def _remove_unreferenced(
+    con: duckdb.DuckDBPyConnection, layout: Layout, paths: list[Path]
+) -> tuple[int, int, int, str]:
+    """Remove those of `paths` no snapshot refers to, unless a run holds a batch lock (its
+    publish may be about to commit a file of its own); (files removed, bytes freed, files
+    left for the orphan sweep, why)."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("rollback")
+    locks = layout.local_dir / "_locks"
+    if locks.exists() and any(
+        store.batch_is_locked(layout, lock.stem) for lock in locks.glob("*.lock")
+    ):
+        return 0, 0, len(paths), "a run is publishing"
+    try:
+        referenced = {
+            Path(row[0]).name
+            for row in con.execute(
+                f"select path from {METADATA}.ducklake_data_file union all "
+                f"select path from {METADATA}.ducklake_delete_file"
+            ).fetchall()
+        }
+    except duckdb.Error:
+        return 0, 0, len(paths), "the catalog could not say which files it lists"
+    removed = freed = 0
+    for path in paths:
+        if path.name in referenced:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            size = path.stat().st_size
+            path.unlink()
+            removed += 1
+            freed += size
+    return removed, freed, 0, ""
+
+
+def _data_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    with contextlib.suppress(duckdb.Error):
+        row = con.execute(
+            f"select sum(file_size_bytes) from {METADATA}.ducklake_data_file "
+            "where end_snapshot is null"
+        ).fetchone()
+        return int(row[0] or 0)
+    return 0
 
 
 def _expire_snapshots(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> int:
