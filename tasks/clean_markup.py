@@ -25,12 +25,27 @@ _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0
 _FRAGMENT_RE = re.compile(
     r"(?<![\w&#])(?:amp;)*(?P<name>#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|quot|amp|apos|lt|gt|nbsp);"
 )
+# An apostrophe as feeds escape it: "'", "’", or "‘" (cp1252 feeds and word processors type
+# apostrophes as left quotes too), by number or by name.
+_APOSTROPHE = r"(?:#0*39|#[xX]0*27|#0*14[56]|#0*821[67]|#[xX]0*201[89]|apos)"
 # Feeds that turned "&" into a space leave "Street #39;s": the apostrophe of a contraction joins
 # its word again.
-_SPACED_APOSTROPHE_RE = re.compile(
-    r"(?<=[^\W\d_]) (?:#0*39|#[xX]0*27|#0*146|#0*8217|#[xX]0*2019|apos);"
-    r"(?=(?i:s|t|d|m|ll|re|ve)\b)"
+_SPACED_CONTRACTION_RE = re.compile(
+    rf"(?<=[^\W\d_]) (?P<name>{_APOSTROPHE});(?=(?i:s|t|d|m|ll|re|ve)\b)"
 )
+# ... and "Bears #39; Urlacher": after a plural it is a possessive ("Bears' Urlacher"), unless the
+# word is one that numbers follow ("issues #39; and #40;"), where "#39" is a number.
+_SPACED_POSSESSIVE_RE = re.compile(
+    rf"(?<![\w&#])(?P<word>[^\W\d_]*[sS]) (?P<name>{_APOSTROPHE});(?=[\s.,;:!?)\]]|\Z)"
+)
+_NUMBERING_WORDS = frozenset(
+    {"issues", "bugs", "tickets", "prs", "fixes", "closes", "resolves", "refs", "items", "nos"}
+)
+# A fragment one space after a word, or after punctuation that ends one, may have lost the "&"
+# that glued it there: a closing quote standing alone ("Incredibles quot; is") or an ampersand
+# glued to the next word ("AT amp;T") joins that word again.
+_WORD_END_RE = re.compile(r"[\w.,!?)\]'\"’”%]")
+_CLOSING_QUOTES = frozenset("'\"’”")
 
 # Markup in text, raw or escaped ("<p>", "&lt;br/&gt;", "&lt;a href=&quot;x&quot;&gt;"). Only
 # these tag names, directly after "<" or "</", with attribute syntax and a closing ">": "a < b > c",
@@ -84,13 +99,23 @@ def _fragment_char(name: str) -> str | None:
 
 
 def _is_ambiguous_fragment(match: re.Match[str]) -> bool:
-    """A lone "#36;" or "amp;" between spaces may be text ("issue #36; fixed", "the amp;")."""
+    """A lone "#36;" or "amp;" between spaces may be text ("issue #36; fixed", "the amp;"), but
+    not an "amp;" between two names ("Procter amp; Gamble", "Q amp; A")."""
     name = match["name"]
     if len(match.group()) > len(name) + 1 or not (name[0] == "#" or name == "amp"):
         return False
     text, start, end = match.string, match.start(), match.end()
     before_ok = start == 0 or text[start - 1].isspace()
-    return before_ok and (end == len(text) or text[end].isspace())
+    if not (before_ok and (end == len(text) or text[end].isspace())):
+        return False
+    return name != "amp" or not _between_names(text, start, end)
+
+
+def _between_names(text: str, start: int, end: int) -> bool:
+    before, after = text[max(0, start - 64) : start].split(), text[end : end + 64].split()
+    return bool(before and after) and all(
+        w[0].isupper() or w[0].isdigit() for w in (before[-1], after[0])
+    )
 
 
 def _may_hold_fragments(text: str) -> bool:
@@ -99,8 +124,27 @@ def _may_hold_fragments(text: str) -> bool:
     return ";" in text and ("#" in text or "t;" in text or "p;" in text or "s;" in text)
 
 
-def _fragment_at(match: re.Match[str], starts: set[int]) -> str:
-    return (match.start() in starts and _fragment_char(match["name"])) or match.group()
+def _apostrophe(match: re.Match[str]) -> str:
+    return _fragment_char(match["name"]) or "'"
+
+
+def _is_possessive(match: re.Match[str]) -> bool:
+    return match["word"].lower() not in _NUMBERING_WORDS
+
+
+def _possessive(match: re.Match[str]) -> str:
+    return match["word"] + _apostrophe(match) if _is_possessive(match) else match.group()
+
+
+def _replacement_start(match: re.Match[str], char: str) -> int:
+    """Where the repaired character goes: over the space before the fragment when that space
+    stands for the lost "&" (a closing quote after its word, an ampersand inside a name)."""
+    text, start, end = match.string, match.start(), match.end()
+    if start < 2 or text[start - 1] != " " or not _WORD_END_RE.match(text, start - 2):
+        return start
+    glued_right = end < len(text) and (text[end].isalnum() or text[end] == "_")
+    joins = (char in _CLOSING_QUOTES and not glued_right) or (char == "&" and glued_right)
+    return start - 1 if joins else start
 
 
 def _repair_fragments(text: str) -> tuple[str, int]:
@@ -109,22 +153,39 @@ def _repair_fragments(text: str) -> tuple[str, int]:
     for _ in range(_MAX_ROUNDS):
         if not _may_hold_fragments(text):
             break
-        text, n = _SPACED_APOSTROPHE_RE.subn(lambda m: _fragment_char(m.group()[1:-1]) or "'", text)
-        candidates = [m for m in _FRAGMENT_RE.finditer(text) if _fragment_char(m["name"])]
+        text, joined = _SPACED_CONTRACTION_RE.subn(_apostrophe, text)
+        possessives = sum(map(_is_possessive, _SPACED_POSSESSIVE_RE.finditer(text)))
+        if possessives:
+            text = _SPACED_POSSESSIVE_RE.sub(_possessive, text)
+            joined += possessives
+        candidates = [
+            (m, char) for m in _FRAGMENT_RE.finditer(text) if (char := _fragment_char(m["name"]))
+        ]
         # An ambiguous fragment is repaired only when the same text has a certain one: feeds that
         # lost their "&"s lost all of them.
-        evidence = n > 0 or any(not _is_ambiguous_fragment(m) for m in candidates)
-        repairs = {m.start() for m in candidates if evidence or not _is_ambiguous_fragment(m)}
+        evidence = joined > 0 or any(not _is_ambiguous_fragment(m) for m, _ in candidates)
+        repairs = [(m, c) for m, c in candidates if evidence or not _is_ambiguous_fragment(m)]
         if repairs:
-            text = _FRAGMENT_RE.sub(lambda m, at=repairs: _fragment_at(m, at), text)
-        total += n + len(repairs)
-        if not n and not repairs:
+            text = _splice(text, repairs)
+        total += joined + len(repairs)
+        if not joined and not repairs:
             break
     return text, total
 
 
+def _splice(text: str, repairs: list[tuple[re.Match[str], str]]) -> str:
+    """`text` with each matched fragment replaced by its character."""
+    pieces, done = [], 0
+    for match, char in repairs:
+        pieces += [text[done : _replacement_start(match, char)], char]
+        done = match.end()
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def repair_entity_fragments(text: str) -> str:
-    """Entities whose "&" was lost: "it #39;s" -> "it's", "quot;Hi" -> '"Hi', "#36;5" -> "$5"."""
+    """Entities whose "&" was lost: "it #39;s" -> "it's", "quot;Hi" -> '"Hi', "#36;5" -> "$5",
+    "Bears #39; Urlacher" -> "Bears' Urlacher", "AT amp;T" -> "AT&T"."""
     return _repair_fragments(text)[0]
 
 
