@@ -77,6 +77,26 @@ _BACKSLASH_RE = re.compile(
 # broken export, which has one per line.
 _MIN_BACKSLASH_MARKERS = 2
 
+# Feeds that wrote each line break as a bare backslash: "continue, and\bring with it",
+# "Yushchenko\predicted", "\\This little" at the start of a text. Inside a token (the text between
+# two spaces) a backslash is such a break only between two plain words: before it a word or
+# figure of two or more characters with the punctuation that may end it ("and", "Group,",
+# "$46"), after it a word ("bring", "U.S."). A written-out "\n", "\r" or "\t" stays where the
+# letters after it cannot begin an English word ("one\ntwo", "name\tvalue"), and so does every
+# other backslash: paths ("C:\Users\x", "\\server\share", "docs\readme.txt"), code and regexes
+# ("\d+", "a\tb", "print('a\tb')"), a token with two or more backslashes.
+_WORD_BREAK_RE = re.compile(
+    r"(?<!\S)(?P<before>[(\"'“‘$£€]?[^\W_][\w'’.,-]*[^\W_][.,;:!?)\"'’”%]*)"
+    r"\\(?!n(?![aeiouy])|r(?![aeiouyh])|t(?![aeiouyhrw]))"
+    r"(?P<after>[(\"'“‘]?[^\W\d_][\w'’-]*(?:\.[A-Z])*[.,;:!?)\"'’”]*)(?!\S)"
+)
+# At the start of a line only a capitalised word follows such a break: "\section" or "\alpha"
+# there is TeX.
+_LEADING_BREAK_RE = re.compile(r"(?m)^\\+(?=[A-Z][\w'’-]*[.,;:!?)\"'’”]*(?:\s|\Z))")
+# "\$" before a figure ("a record \$11.60") is a feed's escaped dollar sign. An escaped backslash
+# ("\\$5") stays, and so does "\$" before anything else (regexes: "^\$\d+").
+_ESCAPED_DOLLAR_RE = re.compile(r"(?<!\\)\\(?=\$\.?[0-9])")
+
 
 def unescape_html(text: str) -> str:
     """Replace well-formed HTML entities (`&amp;`, `&#233;`), also double-escaped ones."""
@@ -240,6 +260,27 @@ def backslash_line_breaks(text: str) -> str:
     return _backslash_breaks(text)[0]
 
 
+def _word_breaks(text: str) -> tuple[str, int]:
+    """`backslash_word_breaks` and the number of breaks it replaced."""
+    if "\\" not in text:
+        return text, 0
+    text, inside = _WORD_BREAK_RE.subn(r"\g<before> \g<after>", text)
+    text, leading = _LEADING_BREAK_RE.subn("", text)
+    return text, inside + leading
+
+
+def backslash_word_breaks(text: str) -> str:
+    """A bare backslash standing for a line break between two words: "and\\bring" -> "and bring"."""
+    return _word_breaks(text)[0]
+
+
+def unescape_dollar_signs(text: str) -> str:
+    """Escaped dollar signs before a figure: "\\$11.60" -> "$11.60"."""
+    if "\\$" not in text:
+        return text
+    return _ESCAPED_DOLLAR_RE.sub("", text)
+
+
 def count_entities(text: str) -> int:
     """Well-formed entities in `text` that unescape_html would replace."""
     return sum(1 for m in _ENTITY_RE.finditer(text) if html.unescape(m.group()) != m.group())
@@ -255,3 +296,11 @@ def count_tags(text: str) -> int:
 
 def count_markers(text: str) -> int:
     return _backslash_breaks(text)[1]
+
+
+def count_word_breaks(text: str) -> int:
+    return _word_breaks(text)[1]
+
+
+def count_escaped_dollars(text: str) -> int:
+    return len(_ESCAPED_DOLLAR_RE.findall(text))

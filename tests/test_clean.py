@@ -1,4 +1,5 @@
 import hashlib
+import re
 
 import pytest
 
@@ -6,6 +7,7 @@ from docmill.tasks.clean import (
     CLEAN_STEPS,
     DEFAULT_STEPS,
     backslash_line_breaks,
+    backslash_word_breaks,
     change_samples,
     clean_document,
     clean_text,
@@ -17,6 +19,7 @@ from docmill.tasks.clean import (
     repair_entity_fragments,
     split_paragraphs,
     strip_escaped_tags,
+    unescape_dollar_signs,
     unescape_html,
 )
 from docmill.tasks.records import CleanEdit, Document
@@ -235,6 +238,107 @@ def test_backslash_line_breaks(text: str, expected: str) -> None:
     assert backslash_line_breaks(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("continue, and\\bring with it", "continue, and bring with it"),
+        ("Yushchenko\\predicted on Friday", "Yushchenko predicted on Friday"),
+        ("are expected\\to fall", "are expected to fall"),
+        ("\\\\This little OQO machine", "This little OQO machine"),
+        ("First line.\n\\Second line", "First line.\nSecond line"),
+        ("Carlyle Group,\\which has", "Carlyle Group, which has"),
+        ("oil at $46\\a barrel", "oil at $46 a barrel"),
+        ("(Reuters)\\The firm", "(Reuters) The firm"),
+        ("the\\U.S. economy", "the U.S. economy"),
+        ("U.S.\\officials said", "U.S. officials said"),
+        # a written-out escape letter that begins a word is the word's
+        ("the\\nation", "the nation"),
+        ("hoping to\\reach", "hoping to reach"),
+        ("a\\lot", "a\\lot"),
+        # left alone: paths, code, regexes, TeX, escapes, two backslashes in a token
+        ("C:\\Users\\bob\\notes.txt", "C:\\Users\\bob\\notes.txt"),
+        ("C:\\Temp", "C:\\Temp"),
+        ("\\\\server\\share", "\\\\server\\share"),
+        ("see docs\\readme.txt", "see docs\\readme.txt"),
+        ("matches \\d+ digits", "matches \\d+ digits"),
+        ("use \\bword\\b here", "use \\bword\\b here"),
+        ("[a-z]\\w+", "[a-z]\\w+"),
+        ('print("a\\tb")', 'print("a\\tb")'),
+        ("split on name\\tvalue", "split on name\\tvalue"),
+        ("one\\ntwo", "one\\ntwo"),
+        ("Para one.\\nPara two.", "Para one.\\nPara two."),
+        ("the \\n character", "the \\n character"),
+        ("\\section{Intro}", "\\section{Intro}"),
+        ("\\alpha is small", "\\alpha is small"),
+        ("a word\\ then", "a word\\ then"),
+        ("from 10\\20", "from 10\\20"),
+    ],
+)
+def test_backslash_word_breaks(text: str, expected: str) -> None:
+    assert backslash_word_breaks(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a record \\$11.60 a month", "a record $11.60 a month"),
+        ("a \\$7.35B Boeing order", "a $7.35B Boeing order"),
+        ("(\\$5) and US\\$.50", "($5) and US$.50"),
+        # left alone: an escaped backslash, a "$" that is no amount (regexes, shell)
+        ("\\\\$5", "\\\\$5"),
+        ("^\\$\\d+", "^\\$\\d+"),
+        ("echo \\$HOME", "echo \\$HOME"),
+        ("costs \\$ more", "costs \\$ more"),
+    ],
+)
+def test_unescape_dollar_signs(text: str, expected: str) -> None:
+    assert unescape_dollar_signs(text) == expected
+
+
+# Short stories in the style of a news feed that lost its "&"s, escaped its dollars and wrote
+# its line breaks as backslashes: title and description, as a JSONL record would carry them.
+FEED_STORIES = [
+    (
+        "Bears #39; Urlacher to miss 4-6 weeks",
+        "Chicago Bears #39; linebacker will miss\\four to six weeks, the team said.",
+        "Bears' Urlacher to miss 4-6 weeks\n\n"
+        "Chicago Bears' linebacker will miss four to six weeks, the team said.",
+    ),
+    (
+        "Rival files suit",
+        "The suit would allow other companies #39; products on the\\network, quot;at no "
+        "cost quot;, a lawyer said.",
+        "Rival files suit\n\n"
+        'The suit would allow other companies\' products on the network, "at no cost", '
+        "a lawyer said.",
+    ),
+    (
+        "Airline orders jets",
+        "The carrier placed a \\$7.35B Boeing order,\\its largest, with a record \\$11.60 a "
+        "share payout.",
+        "Airline orders jets\n\nThe carrier placed a $7.35B Boeing order, its largest, with a "
+        "record $11.60 a share payout.",
+    ),
+    (
+        "OQO shows handheld PC",
+        "\\\\This little OQO machine runs Windows XP and costs  #36;1,900, Procter amp; "
+        "Gamble #145;s chief said.",
+        "OQO shows handheld PC\n\n"
+        "This little OQO machine runs Windows XP and costs $1,900, Procter & Gamble‘s chief "
+        "said.",
+    ),
+]
+
+_ARTIFACT_RE = re.compile(r"#[0-9]+;|#[xX][0-9a-fA-F]+;|&[A-Za-z]+;|(?<!\w)(?:quot|amp);|\\")
+
+
+@pytest.mark.parametrize(("title", "text", "expected"), FEED_STORIES)
+def test_feed_stories_come_out_clean(title: str, text: str, expected: str) -> None:
+    doc = clean_document(make_doc(text, title=title))
+    assert doc.text == expected
+    assert _ARTIFACT_RE.search(doc.text) is None
+
+
 def test_clean_document_puts_the_title_first() -> None:
     doc = clean_document(make_doc("First para.\nSecond para.", title="  A  title "))
     assert doc.text == "A title\n\nFirst para.\n\nSecond para."
@@ -362,6 +466,8 @@ def test_audit_samples_the_title_when_it_changed() -> None:
         ("<p>a</p><br>", "strip_escaped_tags", "3 tags"),
         ("A.\\nB.\\n\\nC", "backslash_line_breaks", "3 markers"),
         ("Bears #39; Urlacher, Bears #39;s coach", "repair_entity_fragments", "2 fragments"),
+        ("a \\$5 and a \\$6 bill", "unescape_dollar_signs", "2 dollar signs"),
+        ("and\\bring it\\home", "backslash_word_breaks", "2 breaks"),
         ("a\u200bb\u00adc\u200b", "remove_control_chars", "3 characters: U+200B, U+00AD"),
         ("cafe\u0301", "normalize_unicode", None),
     ],

@@ -72,6 +72,12 @@ _noise = st.sampled_from(
         "\\r",
         "\\",
         "C:\\",
+        # bare backslash breaks between words and escaped dollars
+        "and\\bring",
+        "\\\\This",
+        "\\$",
+        "\\$5",
+        "a\\",
     ]
 )
 _texts = st.lists(st.one_of(st.text(max_size=12), _noise), max_size=30).map("".join)
