@@ -81,14 +81,15 @@ _MIN_BACKSLASH_MARKERS = 2
 # "Yushchenko\predicted", "\\This little" at the start of a text. Inside a token (the text between
 # two spaces) a backslash is such a break only between two plain words: before it a word or
 # figure of two or more characters with the punctuation that may end it ("and", "Group,",
-# "$46"), after it a word ("bring", "U.S."). A written-out "\n", "\r" or "\t" stays where the
-# letters after it cannot begin an English word ("one\ntwo", "name\tvalue"), and so does every
-# other backslash: paths ("C:\Users\x", "\\server\share", "docs\readme.txt"), code and regexes
-# ("\d+", "a\tb", "print('a\tb')"), a token with two or more backslashes.
+# "$46"), after it a word ("bring", "U.S.", not the "'t" of "don\'t"). A written-out "\n", "\r"
+# or "\t" stays where the letters after it cannot begin an English word ("one\ntwo",
+# "name\tvalue"), and so does every other backslash: paths ("C:\Users\x", "\\server\share",
+# "docs\readme.txt"), code and regexes ("\d+", "a\tb", "print('a\tb')"), a token with two or
+# more backslashes.
 _WORD_BREAK_RE = re.compile(
     r"(?<!\S)(?P<before>[(\"'“‘$£€]?[^\W_][\w'’.,-]*[^\W_][.,;:!?)\"'’”%]*)"
     r"\\(?!n(?![aeiouy])|r(?![aeiouyh])|t(?![aeiouyhrw]))"
-    r"(?P<after>[(\"'“‘]?[^\W\d_][\w'’-]*(?:\.[A-Z])*[.,;:!?)\"'’”]*)(?!\S)"
+    r"(?P<after>[^\W\d_][\w'’-]*(?:\.[A-Z])*[.,;:!?)\"'’”]*)(?!\S)"
 )
 # At the start of a line only a capitalised word follows such a break: "\section" or "\alpha"
 # there is TeX.

@@ -272,6 +272,7 @@ def test_backslash_line_breaks(text: str, expected: str) -> None:
         ("\\alpha is small", "\\alpha is small"),
         ("a word\\ then", "a word\\ then"),
         ("from 10\\20", "from 10\\20"),
+        ("don\\'t", "don\\'t"),
     ],
 )
 def test_backslash_word_breaks(text: str, expected: str) -> None:
