@@ -25,6 +25,8 @@ _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0
 _FRAGMENT_RE = re.compile(
     r"(?<![\w&#])(?:amp;)*(?P<name>#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|quot|amp|apos|lt|gt|nbsp);"
 )
+# What every fragment contains: a cheap test before the regexes.
+_FRAGMENT_PARTS = ("#", "quot;", "amp;", "apos;", "lt;", "gt;", "nbsp;")
 # An apostrophe as feeds escape it: "'", "’", or "‘" (cp1252 feeds and word processors type
 # apostrophes as left quotes too), by number or by name.
 _APOSTROPHE = r"(?:#0*39|#[xX]0*27|#0*14[56]|#0*821[67]|#[xX]0*201[89]|apos)"
@@ -36,8 +38,9 @@ _SPACED_CONTRACTION_RE = re.compile(
 # ... and "Bears #39; Urlacher": after a plural it is a possessive ("Bears' Urlacher"), unless the
 # word is one that numbers follow ("issues #39; and #40;"), where "#39" is a number.
 _SPACED_POSSESSIVE_RE = re.compile(
-    rf"(?<![\w&#])(?P<word>[^\W\d_]*[sS]) (?P<name>{_APOSTROPHE});(?=[\s.,;:!?)\]]|\Z)"
+    rf"(?<=[^\W\d_][sS]) (?P<name>{_APOSTROPHE});(?=[\s.,;:!?)\]]|\Z)"
 )
+_WORD_BEFORE_RE = re.compile(r"(?<![\w&#])[^\W\d_]+\Z")
 _NUMBERING_WORDS = frozenset(
     {"issues", "bugs", "tickets", "prs", "fixes", "closes", "resolves", "refs", "items", "nos"}
 )
@@ -140,9 +143,8 @@ def _between_names(text: str, start: int, end: int) -> bool:
 
 
 def _may_hold_fragments(text: str) -> bool:
-    # Each fragment ends in "#<digits>;", "t;" (quot, lt, gt), "p;" (amp, nbsp) or "s;" (apos);
-    # substring checks cost far less than the regexes on the many texts that have none.
-    return ";" in text and ("#" in text or "t;" in text or "p;" in text or "s;" in text)
+    # Substring checks cost far less than the regexes on the many texts that have no fragment.
+    return ";" in text and any(part in text for part in _FRAGMENT_PARTS)
 
 
 def _apostrophe(match: re.Match[str]) -> str:
@@ -150,11 +152,13 @@ def _apostrophe(match: re.Match[str]) -> str:
 
 
 def _is_possessive(match: re.Match[str]) -> bool:
-    return match["word"].lower() not in _NUMBERING_WORDS
+    start = match.start()
+    word = _WORD_BEFORE_RE.search(match.string, max(0, start - 64), start)
+    return word is not None and word.group().lower() not in _NUMBERING_WORDS
 
 
 def _possessive(match: re.Match[str]) -> str:
-    return match["word"] + _apostrophe(match) if _is_possessive(match) else match.group()
+    return _apostrophe(match) if _is_possessive(match) else match.group()
 
 
 def _replacement_start(match: re.Match[str], char: str) -> int:
@@ -174,11 +178,13 @@ def _repair_fragments(text: str) -> tuple[str, int]:
     for _ in range(_MAX_ROUNDS):
         if not _may_hold_fragments(text):
             break
-        text, joined = _SPACED_CONTRACTION_RE.subn(_apostrophe, text)
-        possessives = sum(map(_is_possessive, _SPACED_POSSESSIVE_RE.finditer(text)))
-        if possessives:
-            text = _SPACED_POSSESSIVE_RE.sub(_possessive, text)
-            joined += possessives
+        joined = 0
+        if " #" in text or " apos;" in text:
+            text, joined = _SPACED_CONTRACTION_RE.subn(_apostrophe, text)
+            possessives = sum(map(_is_possessive, _SPACED_POSSESSIVE_RE.finditer(text)))
+            if possessives:
+                text = _SPACED_POSSESSIVE_RE.sub(_possessive, text)
+                joined += possessives
         candidates = [
             (m, char) for m in _FRAGMENT_RE.finditer(text) if (char := _fragment_char(m["name"]))
         ]
