@@ -157,10 +157,6 @@ def _is_possessive(match: re.Match[str]) -> bool:
     return word is not None and word.group().lower() not in _NUMBERING_WORDS
 
 
-def _possessive(match: re.Match[str]) -> str:
-    return _apostrophe(match) if _is_possessive(match) else match.group()
-
-
 def _replacement_start(match: re.Match[str], char: str) -> int:
     """Where the repaired character goes: over the space before the fragment when that space
     stands for the lost "&" (a closing quote after its word, an ampersand inside a name)."""
@@ -181,10 +177,14 @@ def _repair_fragments(text: str) -> tuple[str, int]:
         joined = 0
         if " #" in text or " apos;" in text:
             text, joined = _SPACED_CONTRACTION_RE.subn(_apostrophe, text)
-            possessives = sum(map(_is_possessive, _SPACED_POSSESSIVE_RE.finditer(text)))
+            possessives = [
+                (m, _apostrophe(m))
+                for m in _SPACED_POSSESSIVE_RE.finditer(text)
+                if _is_possessive(m)
+            ]
             if possessives:
-                text = _SPACED_POSSESSIVE_RE.sub(_possessive, text)
-                joined += possessives
+                text = _splice(text, possessives)
+                joined += len(possessives)
         candidates = [
             (m, char) for m in _FRAGMENT_RE.finditer(text) if (char := _fragment_char(m["name"]))
         ]
@@ -201,7 +201,8 @@ def _repair_fragments(text: str) -> tuple[str, int]:
 
 
 def _splice(text: str, repairs: list[tuple[re.Match[str], str]]) -> str:
-    """`text` with each matched fragment replaced by its character."""
+    """`text` with each match replaced by its character (and the space before it, where
+    `_replacement_start` says so)."""
     pieces, done = [], 0
     for match, char in repairs:
         pieces += [text[done : _replacement_start(match, char)], char]
