@@ -328,6 +328,12 @@ FEED_STORIES = [
         "This little OQO machine runs Windows XP and costs $1,900, Procter & Gamble‘s chief "
         "said.",
     ),
+    (
+        "Acme shares rise",
+        'Shares of Acme Corp. ( lt;A HREF="http://www.example.com/q?t=ACME.N"gt;ACME.N lt;/A '
+        "gt;) rose  #36;1.20\\after the firm #39;s report.",
+        "Acme shares rise\n\nShares of Acme Corp. ( ACME.N ) rose $1.20 after the firm's report.",
+    ),
 ]
 
 _ARTIFACT_RE = re.compile(r"#[0-9]+;|#[xX][0-9a-fA-F]+;|&[A-Za-z]+;|(?<!\w)(?:quot|amp);|\\")
