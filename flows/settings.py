@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docmill.tasks import catalog, storage
 from docmill.tasks.clean import DEFAULT_STEPS, resolve_steps
+from docmill.tasks.dedup import DEFAULT_THRESHOLD
 from docmill.tasks.quality import QualityThresholds
 
 
@@ -49,7 +50,7 @@ class Settings(BaseSettings):
         "near", description="near: exact + MinHash LSH; exact: same cleaned text only; off."
     )
     near_duplicate_threshold: float = Field(
-        0.8,
+        DEFAULT_THRESHOLD,
         ge=0.1,
         le=0.98,
         description="Estimated Jaccard similarity of word 5-gram shingles (0.1 to 0.98).",
