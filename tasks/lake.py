@@ -264,36 +264,26 @@ def reading(layout: Layout) -> Iterator[duckdb.DuckDBPyConnection | None]:
         con.close()
 
 
+def catalog_rows(layout: Layout, sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of a read-only query of the catalog; none when nothing was ever published."""
+    with reading(layout) as con:
+        return [] if con is None else con.execute(sql, params or []).fetchall()
+
+
 def batch_manifest(layout: Layout, batch_id: str) -> dict | None:
     """The manifest (exact input items) of the batch's published version, if any."""
-    with reading(layout) as con:
-        if con is None:
-            return None
-        row = con.execute(
-            f"select manifest_json from {stored_table('batches')} where batch_id = ?", [batch_id]
-        ).fetchone()
-    return json.loads(row[0]) if row else None
+    rows = catalog_rows(
+        layout,
+        f"select manifest_json from {stored_table('batches')} where batch_id = ?",
+        [batch_id],
+    )
+    return json.loads(rows[0][0]) if rows else None
 
 
 def batch_manifests(layout: Layout) -> list[dict]:
     """The manifest of every published batch."""
-    with reading(layout) as con:
-        if con is None:
-            return []
-        rows = con.execute(
-            f"select manifest_json from {stored_table('batches')} order by batch_id"
-        ).fetchall()
-    return [json.loads(row[0]) for row in rows]
-
-
-def published_batches(layout: Layout) -> list[str]:
-    with reading(layout) as con:
-        if con is None:
-            return []
-        rows = con.execute(
-            f"select batch_id from {stored_table('batches')} order by batch_id"
-        ).fetchall()
-    return [row[0] for row in rows]
+    sql = f"select manifest_json from {stored_table('batches')} order by batch_id"
+    return [json.loads(manifest) for (manifest,) in catalog_rows(layout, sql)]
 
 
 def other_batches_signatures(layout: Layout, batch_id: str) -> pa.Table:
