@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import pty
 import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+from fcntl import ioctl
 
 import pytest
+from conftest import PROJECT_ROOT, SEEDS
 
 from docmill.flows.progress import PROGRESS_RECORD, ShardProgress
 from docmill.tasks.shard import ShardResult
 
+TASK_RUN_LINE = re.compile(r"Task run '[^']+' - Finished in state")
+PROGRESS_LOG_LINE = re.compile(r"\| INFO .* - tagging \d+/\d+ items")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -110,3 +121,88 @@ def test_on_a_terminal_one_live_line_and_no_progress_records_on_the_console(reco
     progress_lines = [r.getMessage() for r in logged if getattr(r, PROGRESS_RECORD, False)]
     assert progress_lines[-1].startswith("tagging 30/30 items (100 %) · 4.5 docs/s")
     assert console.filters == []
+
+
+def _env(prefect_server: str, data_dir) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
+    env.pop("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", None)
+    env.update(
+        PREFECT_API_URL=prefect_server,
+        PREFECT_LOGGING_LEVEL="INFO",  # Prefect's default; the test session sets WARNING
+        DOCMILL_DATA_DIR=str(data_dir),
+        DOCMILL_REFRESH_REPORT="false",
+        TERM="xterm",
+    )
+    return env
+
+
+def _command(*options: str) -> list[str]:
+    return [sys.executable, "-m", "docmill.flows.cli", "run", str(SEEDS), *options]
+
+
+def _run_piped(env: dict[str, str], *options: str) -> str:
+    done = subprocess.run(
+        _command(*options), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def _run_on_a_terminal(env: dict[str, str], *options: str) -> str:
+    """Everything the command writes to a pseudo-terminal of 100 columns, without colours."""
+    controller, terminal = pty.openpty()
+    ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    process = subprocess.Popen(
+        _command(*options),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    output = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], 300)
+            assert ready, "no output for 300 s"
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the command closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(controller)
+    assert process.wait(60) == 0, output.decode(errors="replace")
+    return ANSI.sub("", output.decode(errors="replace"))
+
+
+@pytest.mark.prefect
+@pytest.mark.model
+def test_docmill_run_on_a_terminal_shows_a_live_line_not_a_line_per_task(prefect_server, tmp_path):
+    shown = _run_on_a_terminal(_env(prefect_server, tmp_path / "data"))
+    assert re.search(r"tagging .*6/6 items · [\d.]+ docs/s · ETA 0:00:00", shown), shown
+    assert not TASK_RUN_LINE.search(shown), shown
+    assert not PROGRESS_LOG_LINE.search(shown), shown
+    assert "batch seeds-" in shown and "published" in shown
+
+
+@pytest.mark.prefect
+@pytest.mark.model
+def test_docmill_run_in_a_log_prints_plain_progress_lines_not_a_line_per_task(
+    prefect_server, tmp_path
+):
+    logged = _run_piped(_env(prefect_server, tmp_path / "data"))
+    assert re.search(r"tagging 6/6 items \(100 %\) · [\d.]+ docs/s · ETA 0:00:00", logged), logged
+    assert not TASK_RUN_LINE.search(logged), logged
+    assert "━" not in logged  # no bar where nobody watches
+
+
+@pytest.mark.prefect
+@pytest.mark.model
+def test_docmill_run_verbose_brings_the_task_run_lines_back(prefect_server, tmp_path):
+    logged = _run_piped(_env(prefect_server, tmp_path / "data"), "-v")
+    assert re.search(r"Task run 'shard-0' - Finished in state Completed\(\)", logged), logged
+    assert re.search(r"Task run 'prepare-0' - Finished in state Completed\(\)", logged), logged
