@@ -98,7 +98,8 @@ class CreatedRun:
 @dataclass
 class ShownField:
     """One parameter of the run form: `widget` is text, number, switch, choice (a dropdown),
-    list, json, or `tabs:<selected tab>` for a parameter that offers a choice of types."""
+    list, json, or `tabs:<selected tab>` for a parameter that offers a choice of types
+    (`pending` while its editor has not rendered)."""
 
     widget: str
     value: object
@@ -132,15 +133,15 @@ _READ_PARAMETERS_JS = """() => {
             field = {widget: 'switch', value: toggle.getAttribute('aria-checked') === 'true'};
         } else if (number) {
             field = {widget: 'number', value: number.value === '' ? null : Number(number.value)};
-        } else if (json) {
-            field = {widget: 'json', value: JSON.parse(json.textContent || 'null')};
+        } else if (json && json.textContent) {
+            field = {widget: 'json', value: JSON.parse(json.textContent)};
         } else if (card) {
             const items = [...card.querySelectorAll('textarea')].map(t => t.value);
             field = {widget: 'list', value: items};
         } else if (text) {
             field = {widget: 'text', value: text.value};
         } else {
-            field = {widget: 'unknown', value: fieldset.textContent.trim()};
+            field = {widget: 'pending', value: fieldset.textContent.trim()};
         }
         shown[name] = field;
     }
@@ -273,6 +274,10 @@ class PrefectUI:
         selected its value reads as None."""
         page = self.page
         page.get_by_role("heading", name="Parameters").wait_for()
+        # Some editors (the JSON one) mount after the rest of the form.
+        page.wait_for_function(
+            f"() => Object.values(({_READ_PARAMETERS_JS})()).every(f => f.widget !== 'pending')"
+        )
         found = page.evaluate(_READ_PARAMETERS_JS)
         return {name: ShownField(**field) for name, field in found.items()}
 
