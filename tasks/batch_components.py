@@ -9,18 +9,39 @@ lemma is computed once per distinct (text, POS, morphology) and the results go b
 every token attribute against the stock pipeline). A component whose rules use anything beyond
 what is compiled here (quantifiers, other predicates or attributes, other lemmatizer modes) is
 left as it is.
+
+spaCy's private parts this relies on, and the rule for a spaCy upgrade:
+
+- `spacy.tokens._retokenize.normalize_token_attrs`: turns a rule's attributes (as the public
+  `AttributeRuler.patterns` lists them) into the attribute ids and values spaCy sets;
+- `Lemmatizer._validated`, `Lemmatizer._validate_tables()` and `Lemmatizer.cache`: the
+  lemmatizer checks its tables lazily on first use and caches lemmas per token; and that its
+  `lemmatize` is a bound method set at construction (the copy here rebinds it);
+- `Language._components` and `Language._link_components()`: spaCy builds components only from
+  registered factories, so the batch versions are put in place of the loaded ones (`_swap`).
+
+The batch versions are installed only under the spaCy minor release they were checked against
+(`CHECKED_SPACY`); under any other the stock components run. To move to a new release, run
+tests/test_batch_components.py under it: if every token attribute still equals the stock
+pipeline's, raise `CHECKED_SPACY`; if not, leave it, and the stock components stay the default.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import spacy
 from spacy.attrs import DEP, IDS, LEMMA, LOWER, MORPH, NORM, ORTH, POS, TAG
+from spacy.lookups import Lookups
 from spacy.tokens import Doc
+from spacy.tokens._retokenize import normalize_token_attrs
 from spacy.util import minibatch
+
+CHECKED_SPACY = "3.8"
 
 # Token attributes a compiled pattern may test: string attributes compare hashes, flags 0/1.
 _STRING_ATTRS = {"ORTH": ORTH, "LOWER": LOWER, "NORM": NORM, "TAG": TAG, "DEP": DEP, "LEMMA": LEMMA}
@@ -93,13 +114,13 @@ class BatchAttributeRuler(_BatchComponent):
         strings = stock.vocab.strings
         columns: dict[int, int] = {}
         rules = []
-        for number, (attrs, index) in enumerate(zip(stock.attrs, stock.indices, strict=True)):
-            patterns = stock.matcher.get(str(number))[1]
-            compiled = tuple(_compile_pattern(p, columns, strings) for p in patterns)
+        for number, rule in enumerate(stock.patterns):
+            compiled = tuple(_compile_pattern(p, columns, strings) for p in rule["patterns"])
+            attrs = normalize_token_attrs(stock.vocab, dict(rule["attrs"]))
             settable = tuple(sorted(attrs.items()))
             if any(attr not in _SETTABLE for attr, _ in settable):
                 raise Unsupported(f"rule {number} sets an attribute other than {_SETTABLE}")
-            rules.append(_Rule(compiled, index, settable))
+            rules.append(_Rule(compiled, rule.get("index", 0), settable))
         self.vocab = stock.vocab
         self.name = getattr(stock, "name", "attribute_ruler")
         self._rules = tuple(rules)
@@ -206,10 +227,16 @@ class BatchLemmatizer(_BatchComponent):
     def __init__(self, stock) -> None:
         if stock.mode not in _PURE_LEMMATIZER_MODES:
             raise Unsupported(f"lemmatizer mode {stock.mode!r}")
-        self.stock = stock
-        self.vocab = stock.vocab
+        # A copy with its own lookups and cache: the loaded component stays as it was (it can
+        # still be saved, or run by another pipeline sharing it).
+        self.stock = copy.copy(stock)
+        self.stock.cache = {}
+        # The loaded one chose its method at construction (a bound method in its __dict__),
+        # which the copy would share: rebind it to the copy.
+        self.stock.lemmatize = getattr(self.stock, stock.lemmatize.__name__)
         if stock.mode == "rule":
-            _index_as_sets(stock.lookups)
+            self.stock.lookups = _with_index_as_sets(stock.lookups)
+        self.vocab = stock.vocab
         self.name = getattr(stock, "name", "lemmatizer")
         self._lemmas: dict[tuple[int, int, int], str] = {}
 
@@ -247,21 +274,31 @@ class BatchLemmatizer(_BatchComponent):
             docs[i].from_array([LEMMA], arr[starts[i] : ends[i], 3:4])
 
 
-def _index_as_sets(lookups) -> None:
-    # The rule lemmatizer tests `form in index` against a list of every known word of the
-    # part of speech (tens of thousands for English nouns): ~75 us per new word, most of the
-    # lemmatizer's time. A set answers the same membership and truth tests.
-    if not lookups.has_table("lemma_index"):
-        return
-    table = lookups.get_table("lemma_index")
-    for pos, words in list(table.items()):
-        if isinstance(words, list | tuple):
-            table[pos] = frozenset(words)
+def _with_index_as_sets(lookups: Lookups) -> Lookups:
+    """A copy of the lemmatizer's tables whose word index holds sets.
+
+    The rule lemmatizer tests `form in index` against a list of every known word of the part
+    of speech (tens of thousands for English nouns): ~75 us per new word, most of the
+    lemmatizer's time. A set answers the same membership and truth tests."""
+    copied = Lookups()
+    for name in lookups.tables:
+        table = lookups.get_table(name)
+        data = dict(table.items())
+        if name == "lemma_index":
+            data = {
+                pos: frozenset(words) if isinstance(words, list | tuple) else words
+                for pos, words in data.items()
+            }
+        copied.add_table(name, data)
+    return copied
 
 
 def install(nlp) -> list[str]:
     """Replace the pipeline's attribute ruler and lemmatizer by their batch versions where
-    their rules compile; return the names of the components replaced."""
+    their rules compile and the spaCy release is the one they were checked against; return
+    the names of the components replaced."""
+    if not spacy.__version__.startswith(CHECKED_SPACY + "."):
+        return []
     replaced = []
     for name, component in list(nlp.pipeline):
         factory = nlp.get_pipe_meta(name).factory

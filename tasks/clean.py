@@ -19,12 +19,16 @@ import ftfy
 
 from docmill.tasks.clean_markup import (
     backslash_line_breaks,
+    backslash_word_breaks,
     count_entities,
+    count_escaped_dollars,
     count_fragments,
     count_markers,
     count_tags,
+    count_word_breaks,
     repair_entity_fragments,
     strip_escaped_tags,
+    unescape_dollar_signs,
     unescape_html,
 )
 from docmill.tasks.records import CleanEdit, Document
@@ -135,6 +139,8 @@ CLEAN_STEPS: dict[str, Callable[[str], str]] = {
     "repair_entity_fragments": repair_entity_fragments,
     "strip_escaped_tags": strip_escaped_tags,
     "backslash_line_breaks": backslash_line_breaks,
+    "unescape_dollar_signs": unescape_dollar_signs,
+    "backslash_word_breaks": backslash_word_breaks,
     "remove_control_chars": remove_control_chars,
     "normalize_unicode": normalize_unicode,
     "normalize_whitespace": normalize_whitespace,
@@ -144,14 +150,17 @@ CLEAN_STEPS: dict[str, Callable[[str], str]] = {
 # Entities first, well-formed before fragments, so that each later step sees plain characters:
 # the tag step then meets every spelling of a tag ("&lt;p&gt;", "lt;p gt;") as "<p>", an escaped
 # backslash ("&#92;n") is a marker, and escaped mojibake ("&Atilde;&copy;", "#195;#169;") is
-# repaired in the same pass. Tags and markers become line breaks before the whitespace steps
-# lay them out. Controls go after the mojibake repair because repaired text can contain
-# zero-width characters.
+# repaired in the same pass. Written-out markers ("\n") and escaped dollars ("\$46\a barrel")
+# are read before the bare backslashes between words, and tags and markers become line breaks
+# before the whitespace steps lay them out. Controls go after the mojibake repair because
+# repaired text can contain zero-width characters.
 DEFAULT_STEPS: tuple[str, ...] = (
     "unescape_html",
     "repair_entity_fragments",
     "strip_escaped_tags",
     "backslash_line_breaks",
+    "unescape_dollar_signs",
+    "backslash_word_breaks",
     "fix_mojibake",
     "remove_control_chars",
     "normalize_unicode",
@@ -268,6 +277,8 @@ _DETAILS: dict[str, Callable[[list[str]], str | None]] = {
     "repair_entity_fragments": _counted("fragment", "fragments", count_fragments),
     "strip_escaped_tags": _counted("tag", "tags", count_tags),
     "backslash_line_breaks": _counted("marker", "markers", count_markers),
+    "unescape_dollar_signs": _counted("dollar sign", "dollar signs", count_escaped_dollars),
+    "backslash_word_breaks": _counted("break", "breaks", count_word_breaks),
     "remove_control_chars": _control_detail,
 }
 

@@ -5,26 +5,24 @@ and gains the new ones, the batch's record (its version and exact input items) i
 and so is the run's row. Readers see the old batch or the new one, never a mixture, in every
 table at once (DuckLake's snapshot isolation).
 
-The workers have already written each shard's tables as Parquet files in staging. A table's
-rows of the batch go in one of two ways, whichever leaves the lake in better shape:
+The workers have already written each shard's tables as Parquet files in staging; the
+transaction reads them (`INSERT ... SELECT * FROM read_parquet([...])`) and DuckLake writes one
+file per table, or, for fewer than `DOCMILL_INLINE_ROWS` (1,000) rows, keeps them in the
+catalog itself (data inlining, so a scheduled batch of a few documents makes no small files;
+`docmill compact` writes them out later). Registering the staged files in place
+(`ducklake_add_data_files`) was measured too and lost on every count (bench/publish.py, on the
+BBC batch: 6.0–6.8 s against 4.0–5.0 s, a commit of 1.7–2.4 s against 0.1–0.3 s, since each
+file brings its own name mapping and statistics rows into the catalog; and 32 files per table
+where the copy writes one).
 
-- many rows: the staged files are linked (locally; copied server-side in an object store) into
-  the table's folder and registered with `ducklake_add_data_files` — no row is copied, so the
-  transaction stays short (a BBC-sized batch publishes in about a second) and a commit that
-  loses a race with another writer is cheap to retry;
-- fewer than `DOCMILL_INLINE_ROWS` (1,000): the rows are inserted and DuckLake keeps them in
-  the catalog itself (data inlining), so a scheduled batch of a few documents makes no small
-  files; `docmill compact` later moves inlined rows into Parquet.
-
-A run killed before the commit leaves at most linked files no snapshot references; the
-maintenance flow deletes such orphans once they are a day old.
+DuckLake writes the new files before it commits: a run killed in between leaves files no
+snapshot references, which the maintenance flow deletes once they are a day old.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +49,6 @@ class Published:
     snapshot_id: int | None
     rows_in: dict[str, int] = field(default_factory=dict)
     rows_out: dict[str, int] = field(default_factory=dict)
-    files_registered: int = 0
     seconds: float = 0.0
     committed_at: datetime | None = None
 
@@ -80,8 +77,6 @@ def publish_batch(
     started = time.perf_counter()
     version = version or store.new_version()
     staged = _staged_tables(shard_dirs)
-    limit = catalog.inline_rows()
-    inserted = {table.name: table.files for table in staged if 0 < table.rows < limit}
     published_at = datetime.now(UTC)
     batch_row = {
         "batch_id": batch_id,
@@ -96,17 +91,12 @@ def publish_batch(
     def replace(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], datetime]:
         committed_at = datetime.now(UTC)
         rows_out = {name: _delete(con, name, "batch_id", batch_id) for name in schemas.BATCH_TABLES}
-        for name, files in registered.items():
-            for path in files:
+        for table in staged:
+            if table.files:
                 con.execute(
-                    f"call ducklake_add_data_files('{ALIAS}', ?, ?, schema => '{catalog.STORED}')",
-                    [name, str(path)],
+                    f"insert into {stored_table(table.name)} by name select * from read_parquet(?)",
+                    [[str(path) for path in table.files]],
                 )
-        for name, files in inserted.items():
-            con.execute(
-                f"insert into {stored_table(name)} by name select * from read_parquet(?)",
-                [[str(path) for path in files]],
-            )
         _delete(con, "batches", "batch_id", batch_id)
         _insert_rows(con, "batches", [batch_row])
         con.execute(f"delete from {stored_table('last_publish')}")
@@ -136,18 +126,11 @@ def publish_batch(
                 "rows_out": rows_out,
             },
         )
+        crash_point("publish_before_commit")
         return rows_out, committed_at
 
-    # Connected (a new lake's catalog created) before the first data file is linked: files
-    # without a catalog are those of a lost one (catalog_health), never of a first publish.
     con = catalog.connect(layout.catalog)
     try:
-        registered = {
-            table.name: _link_into_table_folder(layout, table, batch_id, version)
-            for table in staged
-            if table.rows >= limit
-        }
-        crash_point("publish_before_commit")
         rows_out, committed_at = catalog.commit_with_retry(
             con, replace, what=f"publishing batch {batch_id}"
         )
@@ -161,7 +144,6 @@ def publish_batch(
         snapshot_id,
         rows_in,
         rows_out,
-        sum(len(files) for files in registered.values()),
         time.perf_counter() - started,
         committed_at,
     )
@@ -181,27 +163,6 @@ def _staged_tables(shard_dirs: Sequence[Location]) -> list[_StagedTable]:
                 rows += n
         staged.append(_StagedTable(name, files, rows))
     return staged
-
-
-def _link_into_table_folder(
-    layout: Layout, table: _StagedTable, batch_id: str, version: str
-) -> list[Location]:
-    """The staged files under new names in the table's folder, where the catalog will own them.
-
-    New names every publish: a retry may reuse a shard whose files an older version holds, and
-    DuckLake deletes a file once no snapshot it keeps needs it.
-    """
-    folder = layout.tables / catalog.STORED / table.name
-    folder.mkdir(parents=True, exist_ok=True)
-    targets = []
-    for n, source in enumerate(table.files):
-        target = folder / f"docmill-{batch_id}-{version}-{n:05d}.parquet"
-        storage.copy_file(source, target)
-        if isinstance(target, os.PathLike):
-            # A hard link keeps the staged file's time; the orphan clean-up goes by it.
-            os.utime(target)
-        targets.append(target)
-    return targets
 
 
 def _delete(con: duckdb.DuckDBPyConnection, table: str, column: str, value: str) -> int:
@@ -275,36 +236,26 @@ def reading(layout: Layout) -> Iterator[duckdb.DuckDBPyConnection | None]:
         con.close()
 
 
+def catalog_rows(layout: Layout, sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of a read-only query of the catalog; none when nothing was ever published."""
+    with reading(layout) as con:
+        return [] if con is None else con.execute(sql, params or []).fetchall()
+
+
 def batch_manifest(layout: Layout, batch_id: str) -> dict | None:
     """The manifest (exact input items) of the batch's published version, if any."""
-    with reading(layout) as con:
-        if con is None:
-            return None
-        row = con.execute(
-            f"select manifest_json from {stored_table('batches')} where batch_id = ?", [batch_id]
-        ).fetchone()
-    return json.loads(row[0]) if row else None
+    rows = catalog_rows(
+        layout,
+        f"select manifest_json from {stored_table('batches')} where batch_id = ?",
+        [batch_id],
+    )
+    return json.loads(rows[0][0]) if rows else None
 
 
 def batch_manifests(layout: Layout) -> list[dict]:
     """The manifest of every published batch."""
-    with reading(layout) as con:
-        if con is None:
-            return []
-        rows = con.execute(
-            f"select manifest_json from {stored_table('batches')} order by batch_id"
-        ).fetchall()
-    return [json.loads(row[0]) for row in rows]
-
-
-def published_batches(layout: Layout) -> list[str]:
-    with reading(layout) as con:
-        if con is None:
-            return []
-        rows = con.execute(
-            f"select batch_id from {stored_table('batches')} order by batch_id"
-        ).fetchall()
-    return [row[0] for row in rows]
+    sql = f"select manifest_json from {stored_table('batches')} order by batch_id"
+    return [json.loads(manifest) for (manifest,) in catalog_rows(layout, sql)]
 
 
 def other_batches_signatures(layout: Layout, batch_id: str) -> pa.Table:

@@ -8,6 +8,7 @@ attributes come out of `Doc.to_array` and are mapped to strings once per chunk, 
 
 from __future__ import annotations
 
+import enum
 import functools
 import os
 import re
@@ -139,6 +140,24 @@ def _cut(doc_pos: int, para_idx: int, start: int, text: str, limit: int) -> Iter
         yield Segment(doc_pos, para_idx, start, text)
 
 
+# The token attributes read with `Doc.to_array`, one column each, by name.
+class Col(enum.IntEnum):
+    ORTH = 0
+    LEMMA = 1
+    POS = 2
+    TAG = 3
+    DEP = 4
+    ENT_TYPE = 5
+    ENT_IOB = 6
+    IDX = 7
+    LENGTH = 8
+    HEAD = 9
+    SENT_START = 10
+    IS_SPACE = 11
+    IS_STOP = 12
+    IS_PUNCT = 13
+
+
 def annotate_chunk(
     nlp, docs: Sequence[Document], *, max_segment_chars: int = 10_000, batch_size: int = 64
 ) -> ChunkAnnotations:
@@ -146,123 +165,163 @@ def annotate_chunk(
 
     Call inside `nlp.memory_zone()`: all strings are resolved before this returns.
     """
-    from spacy.attrs import (
-        DEP,
-        ENT_IOB,
-        ENT_TYPE,
-        HEAD,
-        IDX,
-        IS_PUNCT,
-        IS_SPACE,
-        IS_STOP,
-        LEMMA,
-        LENGTH,
-        ORTH,
-        POS,
-        SENT_START,
-        TAG,
-    )
+    from spacy import attrs
 
-    attrs = [ORTH, LEMMA, POS, TAG, DEP, ENT_TYPE, ENT_IOB, IDX, LENGTH, HEAD, SENT_START]
-    attrs += [IS_SPACE, IS_STOP, IS_PUNCT]
-    has_parser = "parser" in nlp.pipe_names
-    counts = [TagCounts() for _ in docs]
-    repairs: Counter[str] = Counter()
-    next_sent = [0] * len(docs)
-    next_tok = [0] * len(docs)
-    next_ent = [0] * len(docs)
-    next_chunk = [0] * len(docs)
-    tok_parts: list[np.ndarray] = []
-    tok_doc: list[np.ndarray] = []
-    tok_sent: list[np.ndarray] = []
-    tok_idx: list[np.ndarray] = []
-    tok_head: list[np.ndarray] = []
-    tok_start: list[np.ndarray] = []
-    sent_rows: dict[str, list] = {k: [] for k in ("doc_id", "sent_idx", "para_idx", "start_char")}
-    sent_rows.update(end_char=[], n_tokens=[], text=[])
-    ent_rows: dict[str, list] = {k: [] for k in ("doc_id", "ent_idx", "sent_idx", "start_char")}
-    ent_rows.update(end_char=[], text=[], label=[])
-    ent_doc_pos: list[int] = []
-    chunk_rows: dict[str, list] = {k: [] for k in ("doc_id", "chunk_idx", "sent_idx")}
-    chunk_rows.update(start_char=[], end_char=[], text=[], root_lemma=[])
-
+    columns = [getattr(attrs, col.name) for col in Col]
+    tables = _ChunkTables(docs, with_noun_chunks="parser" in nlp.pipe_names)
     segments = segment_paragraphs(docs, max_segment_chars=max_segment_chars)
     pairs = ((seg.text, seg) for seg in segments)
     for sdoc, seg in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
-        if len(sdoc) == 0:
-            continue
-        doc = docs[seg.doc_pos]
-        arr = sdoc.to_array(attrs).astype(np.int64, copy=False)
-        keep = arr[:, 11] == 0
-        starts = arr[:, 10] == 1
+        if len(sdoc):
+            arr = sdoc.to_array(columns).astype(np.int64, copy=False)
+            tables.add(sdoc, seg, arr)
+    return tables.finish(nlp)
+
+
+class _ChunkTables:
+    """The rows of one chunk's tables, built segment by segment. Sentence, token, entity and
+    noun-chunk numbers run on across the segments of a document; tokens that are only
+    whitespace are left out and the numbers skip them."""
+
+    def __init__(self, docs: Sequence[Document], *, with_noun_chunks: bool) -> None:
+        self.docs = docs
+        self.with_noun_chunks = with_noun_chunks
+        self.repairs: Counter[str] = Counter()
+        self.next_sent = [0] * len(docs)
+        self.next_tok = [0] * len(docs)
+        self.next_ent = [0] * len(docs)
+        self.next_chunk = [0] * len(docs)
+        self.tok_parts: list[np.ndarray] = []
+        self.tok_doc: list[np.ndarray] = []
+        self.tok_sent: list[np.ndarray] = []
+        self.tok_idx: list[np.ndarray] = []
+        self.tok_head: list[np.ndarray] = []
+        self.tok_start: list[np.ndarray] = []
+        self.sentences = _rows(schemas.SENTENCES)
+        self.entities = _rows(schemas.ENTITIES, without=("canonical",))
+        self.ent_doc_pos: list[int] = []
+        self.noun_chunks = _rows(schemas.NOUN_CHUNKS)
+
+    def add(self, sdoc, seg: Segment, arr: np.ndarray) -> None:
+        from spacy.attrs import ENT_IOB, ENT_TYPE
+
+        pos = seg.doc_pos
+        keep = arr[:, Col.IS_SPACE] == 0
+        starts = arr[:, Col.SENT_START] == 1
         starts[0] = True
         raw_sent = np.cumsum(starts) - 1
-        if sdoc.ents and _repair_doc_entities(sdoc, arr, raw_sent, repairs):
-            arr[:, 5:7] = sdoc.to_array([ENT_TYPE, ENT_IOB]).astype(np.int64, copy=False)
+        if sdoc.ents and _repair_doc_entities(sdoc, arr, raw_sent, self.repairs):
+            entity_columns = sdoc.to_array([ENT_TYPE, ENT_IOB]).astype(np.int64, copy=False)
+            arr[:, Col.ENT_TYPE : Col.ENT_IOB + 1] = entity_columns
         kept_sents = np.unique(raw_sent[keep])
         sent_map = np.full(raw_sent.max() + 1, -1, dtype=np.int64)
-        sent_map[kept_sents] = np.arange(len(kept_sents)) + next_sent[seg.doc_pos]
-        new_idx = np.cumsum(keep) - 1 + next_tok[seg.doc_pos]
-        heads = np.arange(len(sdoc)) + arr[:, 9]
+        sent_map[kept_sents] = np.arange(len(kept_sents)) + self.next_sent[pos]
+        new_idx = np.cumsum(keep) - 1 + self.next_tok[pos]
+        heads = np.arange(len(sdoc)) + arr[:, Col.HEAD]
         n_kept = int(keep.sum())
 
-        tok_parts.append(arr[keep])
-        tok_doc.append(np.full(n_kept, seg.doc_pos, dtype=np.int64))
-        tok_sent.append(sent_map[raw_sent[keep]])
-        tok_idx.append(new_idx[keep])
-        tok_head.append(np.maximum(new_idx[heads[keep]], next_tok[seg.doc_pos]))
-        tok_start.append(arr[keep][:, 7] + seg.offset)
+        self.tok_parts.append(arr[keep])
+        self.tok_doc.append(np.full(n_kept, pos, dtype=np.int64))
+        self.tok_sent.append(sent_map[raw_sent[keep]])
+        self.tok_idx.append(new_idx[keep])
+        self.tok_head.append(np.maximum(new_idx[heads[keep]], self.next_tok[pos]))
+        self.tok_start.append(arr[keep][:, Col.IDX] + seg.offset)
+        self._add_sentences(seg, arr, raw_sent, keep, kept_sents)
+        self._add_entities(sdoc, seg, sent_map, raw_sent)
+        if self.with_noun_chunks:
+            self._add_noun_chunks(sdoc, seg, sent_map, raw_sent)
+        self.next_sent[pos] += len(kept_sents)
+        self.next_tok[pos] += n_kept
 
+    def _add_sentences(self, seg, arr, raw_sent, keep, kept_sents) -> None:
+        doc = self.docs[seg.doc_pos]
         for local, raw in enumerate(kept_sents):
             members = np.nonzero((raw_sent == raw) & keep)[0]
             first, last = int(members[0]), int(members[-1])
-            s = seg.offset + int(arr[first, 7])
-            e = seg.offset + int(arr[last, 7] + arr[last, 8])
-            sent_rows["doc_id"].append(doc.doc_id)
-            sent_rows["sent_idx"].append(next_sent[seg.doc_pos] + local)
-            sent_rows["para_idx"].append(seg.para_idx)
-            sent_rows["start_char"].append(s)
-            sent_rows["end_char"].append(e)
-            sent_rows["n_tokens"].append(len(members))
-            sent_rows["text"].append(doc.text[s:e])
+            start = seg.offset + int(arr[first, Col.IDX])
+            end = seg.offset + int(arr[last, Col.IDX] + arr[last, Col.LENGTH])
+            _append(
+                self.sentences,
+                doc_id=doc.doc_id,
+                sent_idx=self.next_sent[seg.doc_pos] + local,
+                para_idx=seg.para_idx,
+                start_char=start,
+                end_char=end,
+                n_tokens=len(members),
+                text=doc.text[start:end],
+            )
 
+    def _add_entities(self, sdoc, seg, sent_map, raw_sent) -> None:
+        doc = self.docs[seg.doc_pos]
         for ent in sdoc.ents:
-            s = seg.offset + ent.start_char
-            e = seg.offset + ent.end_char
-            ent_rows["doc_id"].append(doc.doc_id)
-            ent_rows["ent_idx"].append(next_ent[seg.doc_pos])
-            ent_rows["sent_idx"].append(int(sent_map[raw_sent[ent.start]]))
-            ent_rows["start_char"].append(s)
-            ent_rows["end_char"].append(e)
-            ent_rows["text"].append(doc.text[s:e])
-            ent_rows["label"].append(ent.label_)
-            ent_doc_pos.append(seg.doc_pos)
-            next_ent[seg.doc_pos] += 1
+            start, end = seg.offset + ent.start_char, seg.offset + ent.end_char
+            _append(
+                self.entities,
+                doc_id=doc.doc_id,
+                ent_idx=self.next_ent[seg.doc_pos],
+                sent_idx=int(sent_map[raw_sent[ent.start]]),
+                start_char=start,
+                end_char=end,
+                text=doc.text[start:end],
+                label=ent.label_,
+            )
+            self.ent_doc_pos.append(seg.doc_pos)
+            self.next_ent[seg.doc_pos] += 1
 
-        if has_parser:
-            for chunk in sdoc.noun_chunks:
-                s = seg.offset + chunk.start_char
-                e = seg.offset + chunk.end_char
-                chunk_rows["doc_id"].append(doc.doc_id)
-                chunk_rows["chunk_idx"].append(next_chunk[seg.doc_pos])
-                chunk_rows["sent_idx"].append(int(sent_map[raw_sent[chunk.start]]))
-                chunk_rows["start_char"].append(s)
-                chunk_rows["end_char"].append(e)
-                chunk_rows["text"].append(doc.text[s:e])
-                chunk_rows["root_lemma"].append(chunk.root.lemma_)
-                next_chunk[seg.doc_pos] += 1
+    def _add_noun_chunks(self, sdoc, seg, sent_map, raw_sent) -> None:
+        doc = self.docs[seg.doc_pos]
+        for chunk in sdoc.noun_chunks:
+            start, end = seg.offset + chunk.start_char, seg.offset + chunk.end_char
+            _append(
+                self.noun_chunks,
+                doc_id=doc.doc_id,
+                chunk_idx=self.next_chunk[seg.doc_pos],
+                sent_idx=int(sent_map[raw_sent[chunk.start]]),
+                start_char=start,
+                end_char=end,
+                text=doc.text[start:end],
+                root_lemma=chunk.root.lemma_,
+            )
+            self.next_chunk[seg.doc_pos] += 1
 
-        next_sent[seg.doc_pos] += len(kept_sents)
-        next_tok[seg.doc_pos] += n_kept
+    def finish(self, nlp) -> ChunkAnnotations:
+        counts = [
+            TagCounts(self.next_sent[pos], self.next_tok[pos], self.next_ent[pos])
+            for pos in range(len(self.docs))
+        ]
+        self.entities["canonical"] = _canonical_names(self.ent_doc_pos, self.entities, self.repairs)
+        tokens = _token_table(
+            nlp,
+            self.docs,
+            self.tok_parts,
+            self.tok_doc,
+            self.tok_sent,
+            self.tok_idx,
+            self.tok_head,
+            self.tok_start,
+        )
+        return ChunkAnnotations(
+            _table(self.sentences, schemas.SENTENCES),
+            tokens,
+            _table(self.entities, schemas.ENTITIES),
+            counts,
+            _table(self.noun_chunks, schemas.NOUN_CHUNKS),
+            dict(self.repairs),
+        )
 
-    for pos, c in enumerate(counts):
-        c.n_sentences, c.n_tokens, c.n_entities = next_sent[pos], next_tok[pos], next_ent[pos]
-    ent_rows["canonical"] = _canonical_names(ent_doc_pos, ent_rows, repairs)
-    tokens = _token_table(nlp, docs, tok_parts, tok_doc, tok_sent, tok_idx, tok_head, tok_start)
-    sentences = pa.Table.from_pydict(sent_rows, schema=schemas.unbatched(schemas.SENTENCES))
-    entities = pa.Table.from_pydict(ent_rows, schema=schemas.unbatched(schemas.ENTITIES))
-    noun_chunks = pa.Table.from_pydict(chunk_rows, schema=schemas.unbatched(schemas.NOUN_CHUNKS))
-    return ChunkAnnotations(sentences, tokens, entities, counts, noun_chunks, dict(repairs))
+
+def _rows(schema: pa.Schema, without: tuple[str, ...] = ()) -> dict[str, list]:
+    """Empty columns for the rows of a table, as the tagging steps build them (no batch_id)."""
+    return {name: [] for name in schemas.unbatched(schema).names if name not in without}
+
+
+def _append(columns: dict[str, list], **row) -> None:
+    for name, value in row.items():
+        columns[name].append(value)
+
+
+def _table(columns: dict[str, list], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pydict(columns, schema=schemas.unbatched(schema))
 
 
 class _TokenTexts(Sequence[str]):
@@ -296,7 +355,7 @@ def _repair_doc_entities(
     from spacy.tokens import Span
 
     spans = [EntSpan(ent.start, ent.end, ent.label_) for ent in sdoc.ents]
-    starts, lengths = arr[:, 7], arr[:, 8]
+    starts, lengths = arr[:, Col.IDX], arr[:, Col.LENGTH]
     words = _TokenTexts(sdoc.text, starts, lengths)
     spaces = _TokenSpaces(sdoc.text, starts, lengths)
     fixed, done = repair_entities(spans, words, spaces, raw_sent)
@@ -329,7 +388,7 @@ def _token_table(nlp, docs, parts, doc_pos, sent, idx, head, start) -> pa.Table:
     arr = np.concatenate(parts)
     positions = np.concatenate(doc_pos)
     starts = np.concatenate(start)
-    ends = starts + arr[:, 8]
+    ends = starts + arr[:, Col.LENGTH]
     doc_ids = pc.take(pa.array([d.doc_id for d in docs], pa.string()), pa.array(positions))
     columns = {
         "doc_id": doc_ids,
@@ -337,16 +396,16 @@ def _token_table(nlp, docs, parts, doc_pos, sent, idx, head, start) -> pa.Table:
         "tok_idx": pa.array(np.concatenate(idx), pa.int32()),
         "start_char": pa.array(starts, pa.int32()),
         "end_char": pa.array(ends, pa.int32()),
-        "text": _strings(nlp, arr[:, 0]),
-        "lemma": _strings(nlp, arr[:, 1]),
-        "pos": _strings(nlp, arr[:, 2]),
-        "tag": _strings(nlp, arr[:, 3]),
-        "dep": _strings(nlp, arr[:, 4]),
+        "text": _strings(nlp, arr[:, Col.ORTH]),
+        "lemma": _strings(nlp, arr[:, Col.LEMMA]),
+        "pos": _strings(nlp, arr[:, Col.POS]),
+        "tag": _strings(nlp, arr[:, Col.TAG]),
+        "dep": _strings(nlp, arr[:, Col.DEP]),
         "head_idx": pa.array(np.concatenate(head), pa.int32()),
-        "ent_type": _strings(nlp, arr[:, 5]),
-        "ent_iob": pa.array(_IOB_NAMES[arr[:, 6]].tolist(), pa.string()),
-        "is_stop": pa.array(arr[:, 12] == 1),
-        "is_punct": pa.array(arr[:, 13] == 1),
+        "ent_type": _strings(nlp, arr[:, Col.ENT_TYPE]),
+        "ent_iob": pa.array(_IOB_NAMES[arr[:, Col.ENT_IOB]].tolist(), pa.string()),
+        "is_stop": pa.array(arr[:, Col.IS_STOP] == 1),
+        "is_punct": pa.array(arr[:, Col.IS_PUNCT] == 1),
     }
     return pa.Table.from_pydict(columns, schema=schemas.unbatched(schemas.TOKENS))
 

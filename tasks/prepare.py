@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from docmill.tasks import schemas
 from docmill.tasks.clean import DEFAULT_STEPS, clean_document
-from docmill.tasks.dedup import minhash_signature
+from docmill.tasks.dedup import DEFAULT_THRESHOLD, minhash_signature
 from docmill.tasks.html import HtmlOptions
 from docmill.tasks.ingest import read_items
 from docmill.tasks.language import identify_document
@@ -47,7 +47,7 @@ class ProcessingOptions:
     max_segment_chars: int = 10_000
     tag_duplicates: bool = False
     dedup: str = "near"  # "near" (exact + MinHash LSH), "exact" or "off"
-    near_duplicate_threshold: float = 0.8
+    near_duplicate_threshold: float = DEFAULT_THRESHOLD
     # Languages to tag; documents confidently identified as another language are kept but
     # not tagged. Empty: the model's own language.
     languages: tuple[str, ...] = ()

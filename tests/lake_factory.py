@@ -207,3 +207,26 @@ def catalog_held_open(data_dir: Path) -> Iterator[None]:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def published_files(
+    data_dir: Path, table: str, batch_id: str, *, superseded: bool = False
+) -> list[Path]:
+    """The data files of `table` holding only `batch_id`'s rows, found through the catalog (the
+    publish's files are named by DuckLake): those of the current snapshot, or with `superseded`
+    those of earlier versions only."""
+    from docmill.warehouse.check import lake_files
+    from docmill.warehouse.query import connect_read_only
+
+    with connect_read_only(data_dir) as con:
+        current = {f.path for f in lake_files(con)}
+        every = lake_files(con, earlier=superseded)
+    folder = data_dir / "tables" / "stored" / table  # where a superseded file's relative path is
+    return [
+        folder / f.path if not Path(f.path).is_absolute() else Path(f.path)
+        for f in every
+        if f.kind == "data"
+        and f.table == table
+        and f.batch_range == (batch_id, batch_id)
+        and (f.path not in current) == superseded
+    ]

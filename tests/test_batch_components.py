@@ -209,3 +209,26 @@ def test_stock_components_on_request(monkeypatch):
     assert not batch_components_enabled()
     monkeypatch.delenv("DOCMILL_STOCK_SPACY_COMPONENTS")
     assert batch_components_enabled()
+
+
+def test_the_loaded_lemmatizer_is_left_as_it_was():
+    nlp = spacy.load(DEFAULT_MODEL, exclude=["ner", "senter"])
+    stock = nlp.get_pipe("lemmatizer")
+    index = stock.lookups.get_table("lemma_index")
+    before = {pos: type(words) for pos, words in index.items()}
+    cached = dict(stock.cache)
+    batch_components.install(nlp)
+    list(nlp.pipe(["The children were running to the shops."]))
+    assert {pos: type(words) for pos, words in index.items()} == before
+    assert all(kind is list for kind in before.values())
+    assert stock.cache == cached  # the batch version caches in a copy of its own
+    assert nlp.get_pipe("lemmatizer").stock is not stock
+
+
+def test_another_spacy_release_keeps_the_stock_components(monkeypatch):
+    nlp = spacy.load(DEFAULT_MODEL, exclude=["ner", "senter"])
+    monkeypatch.setattr(spacy, "__version__", "3.9.0")
+    assert batch_components.install(nlp) == []
+    assert not isinstance(nlp.get_pipe("lemmatizer"), BatchLemmatizer)
+    monkeypatch.setattr(spacy, "__version__", f"{batch_components.CHECKED_SPACY}.99")
+    assert batch_components.install(nlp) == ["attribute_ruler", "lemmatizer"]

@@ -12,14 +12,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from lake_factory import Doc, Mention, write_version
+from lake_factory import Doc, Mention, published_files, write_version
 
 from docmill.flows.cli import main
 from docmill.tasks import catalog
 from docmill.tasks.schemas import SENTENCES, unbatched
 from docmill.tasks.store import Layout, ShardWriter
 from docmill.warehouse.build import VIEW_NAMES, build_warehouse
-from docmill.warehouse.check import check_lake
+from docmill.warehouse.check import check_lake, lake_files
 from docmill.warehouse.query import connect_read_only
 from docmill.warehouse.upkeep import upkeep
 
@@ -50,7 +50,7 @@ def data_dir(template: Path, tmp_path: Path) -> Path:
 
 
 def published(data_dir: Path, table: str, batch: str) -> Path:
-    [path] = (data_dir / "tables" / "stored" / table).glob(f"docmill-{batch}-*.parquet")
+    [path] = published_files(data_dir, table, batch)
     return path
 
 
@@ -159,7 +159,7 @@ def test_check_names_each_damaged_file_and_its_batch(
     damaged = [line for line in out.splitlines() if line.startswith(f"  {table} ")]
     assert len(damaged) == len(batches)
     for line, batch in zip(damaged, batches, strict=True):
-        assert f"docmill-{batch}-" in line and line.endswith(f"(batch {batch})")
+        assert f"/{table}/ducklake-" in line and line.endswith(f"(batch {batch})")
         for word in words:
             assert word in line
     assert f"damaged: {len(batches)} file" in out and "--repair" in out
@@ -210,10 +210,17 @@ def test_repair_takes_the_batch_out_of_every_table_and_stages_its_items(
     assert check_lake(data_dir).ok
 
 
+def merged_file(data_dir: Path, table: str) -> Path:
+    """The one file compaction merged `table`'s two batches into."""
+    with connect_read_only(data_dir) as con:
+        [merged] = [f for f in lake_files(con) if f.table == table and f.kind == "data"]
+    assert merged.batch_range == ("b1", "b2")
+    return Path(merged.path)
+
+
 def test_repair_of_a_merged_file_takes_out_every_batch_it_held(data_dir: Path, capsys) -> None:
     upkeep(data_dir, merge=True, retention_days=30, grace_seconds=3600)
-    [merged] = (data_dir / "tables" / "stored" / "entities").glob("ducklake-*.parquet")
-    merged.unlink()
+    merged_file(data_dir, "entities").unlink()
     assert main(["check", "--data-dir", str(data_dir)]) == 1
     assert "(batch b1, b2)" in capsys.readouterr().out
     assert main(["check", "--repair", "--data-dir", str(data_dir)]) == 0

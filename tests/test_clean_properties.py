@@ -1,5 +1,7 @@
 """Properties of cleaning over arbitrary text and text full of what cleaning repairs."""
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +46,11 @@ _noise = st.sampled_from(
         " #39;s",
         "#36;",
         "#35;",
+        "#145;",
+        "s #39; ",
+        " quot; ",
+        " amp;T",
+        "P amp; G",
         "quot;",
         "amp;",
         "lt;",
@@ -67,6 +74,12 @@ _noise = st.sampled_from(
         "\\r",
         "\\",
         "C:\\",
+        # bare backslash breaks between words and escaped dollars
+        "and\\bring",
+        "\\\\This",
+        "\\$",
+        "\\$5",
+        "a\\",
     ]
 )
 _texts = st.lists(st.one_of(st.text(max_size=12), _noise), max_size=30).map("".join)
@@ -123,3 +136,27 @@ def test_audit_matches_ops_and_shows_the_change(text: str, title: str | None) ->
             assert len(sample) - 5 * sample.count("\\u") <= 80
         assert edit.before_sample != edit.after_sample
         edit.before_sample.encode("utf-8") + edit.after_sample.encode("utf-8")
+
+
+# Feed damage in the forms cleaning must always undo, between plain words.
+_plurals = st.sampled_from(["Bears", "companies", "investors", "Jones"])
+_words = st.sampled_from(["oil", "Friday", "shares", "expected", "bring", "the", "said", "U.S."])
+_figures = st.sampled_from(["11.60", "7.35B", "46", "1,900"])
+_feed_damage = st.one_of(
+    _words,
+    st.tuples(_plurals, st.sampled_from(["#39;", "#146;", "#145;"]), _words).map(" ".join),
+    _words.map(lambda w: f"{w} #39;s"),
+    st.tuples(_words, _words).map(lambda ws: f"quot;{ws[0]} {ws[1]} quot;"),
+    _figures.map(lambda f: f"#36;{f}"),
+    _figures.map(lambda f: f"\\${f}"),
+    st.tuples(_words, _words).map("\\".join),
+    st.just("AT amp;T"),
+)
+_FEED_ARTIFACT_RE = re.compile(r"#[0-9]+;|&[A-Za-z]+;|(?<!\w)(?:quot|amp);|\\")
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_feed_damage, min_size=1, max_size=12), opening=st.booleans())
+def test_feed_damage_never_survives_cleaning(pieces: list[str], opening: bool) -> None:
+    text = ("\\\\This " if opening else "") + " ".join(pieces)
+    assert _FEED_ARTIFACT_RE.search(clean_text(text)) is None

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from docmill.tasks.dedup import (
+    DEFAULT_THRESHOLD,
     Fingerprint,
     find_duplicates,
     minhash_signature,
@@ -81,6 +82,21 @@ def test_similarity_estimates_jaccard():
 def test_find_duplicates_within_a_batch(batch, threshold, expected):
     found = find_duplicates([_fp(*row) for row in batch], threshold=threshold)
     assert {k: (d.duplicate_of, d.kind) for k, d in found.items()} == expected
+
+
+def _jaccard(a: str, b: str) -> float:
+    return len(shingles(a) & shingles(b)) / len(shingles(a) | shingles(b))
+
+
+def test_default_threshold_flags_a_republished_story_but_not_a_follow_up():
+    # The story republished with a paragraph added, and a new story that reuses the first
+    # sentence of the old one as background.
+    extended = f"{ARTICLE} {WEATHER}"
+    follow_up = f"{OTHER} {ARTICLE.split('. ')[0]}."
+    assert DEFAULT_THRESHOLD < _jaccard(ARTICLE, extended) < 0.8
+    assert _jaccard(ARTICLE, follow_up) < DEFAULT_THRESHOLD - 0.15
+    found = find_duplicates([_fp("a", ARTICLE), _fp("b", extended), _fp("c", follow_up)])
+    assert {k: (d.duplicate_of, d.kind) for k, d in found.items()} == {"b": ("a", "near")}
 
 
 def test_earlier_batches_win_and_a_document_is_never_its_own_duplicate():

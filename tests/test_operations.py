@@ -218,7 +218,9 @@ def test_sigkill_mid_batch_then_retry_completes_without_duplicates(served, tmp_p
     victim = _flow_run_process(run)
     shards = served.data_dir / "_staging" / "crash" / "shards"
     deadline = time.monotonic() + 120
-    while not list(shards.glob("*/_SUCCESS.json")):
+    # A finished shard: its marker in its final folder, not in the private `.tmp-` folder the
+    # writer renames after the marker (a kill in between leaves nothing to reuse).
+    while not [m for m in shards.glob("*/_SUCCESS.json") if ".tmp-" not in m.parent.name]:
         assert time.monotonic() < deadline, "no shard finished"
         time.sleep(0.1)
     victim.kill()

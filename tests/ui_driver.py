@@ -95,6 +95,60 @@ class CreatedRun:
     parameters: dict
 
 
+@dataclass
+class ShownField:
+    """One parameter of the run form: `widget` is text, number, switch, choice (a dropdown),
+    list, json, or `tabs:<selected tab>` for a parameter that offers a choice of types
+    (`pending` while its editor has not rendered)."""
+
+    widget: str
+    value: object
+
+
+# Reads the Parameters section of the run form. Each parameter is a block with the class
+# "group" holding its label and a fieldset with the widget.
+_READ_PARAMETERS_JS = """() => {
+    const heading = [...document.querySelectorAll('h3')]
+        .find(h => h.textContent.trim() === 'Parameters');
+    const shown = {};
+    for (const group of heading.parentElement.querySelectorAll('div.group')) {
+        const label = group.querySelector(':scope > div label');
+        const fieldset = group.querySelector(':scope > fieldset');
+        if (!label || !fieldset) continue;
+        const name = label.textContent.trim().replace(/ [(]Optional[)]$/, '');
+        const tab = fieldset.querySelector('[role=tab][aria-selected=true]');
+        const choice = fieldset.querySelector('button[aria-haspopup=listbox]');
+        const toggle = fieldset.querySelector('[role=switch]');
+        const number = fieldset.querySelector('input[type=number]');
+        const json = fieldset.querySelector('[role=textbox][data-language=json]');
+        const card = fieldset.querySelector(':scope > [data-slot=card]');
+        const text = fieldset.querySelector('textarea');
+        let field;
+        if (tab) {
+            const selected = tab.textContent.trim();
+            field = {widget: 'tabs:' + selected, value: selected === 'None' ? null : selected};
+        } else if (choice) {
+            field = {widget: 'choice', value: choice.textContent.trim()};
+        } else if (toggle) {
+            field = {widget: 'switch', value: toggle.getAttribute('aria-checked') === 'true'};
+        } else if (number) {
+            field = {widget: 'number', value: number.value === '' ? null : Number(number.value)};
+        } else if (json && json.textContent) {
+            field = {widget: 'json', value: JSON.parse(json.textContent)};
+        } else if (card) {
+            const items = [...card.querySelectorAll('textarea')].map(t => t.value);
+            field = {widget: 'list', value: items};
+        } else if (text) {
+            field = {widget: 'text', value: text.value};
+        } else {
+            field = {widget: 'pending', value: fieldset.textContent.trim()};
+        }
+        shown[name] = field;
+    }
+    return shown;
+}"""
+
+
 class PrefectUI:
     """The clicks a person makes in the new Prefect UI."""
 
@@ -200,30 +254,45 @@ class PrefectUI:
         locator.wait_for()
         return locator
 
-    def _choose_type(self, field, type_name: str) -> None:
-        """Optional parameters are `anyOf` with tabs such as "str" / "None"."""
-        tab = field.get_by_role("tab", name=type_name, exact=True)
-        if tab.count():
-            tab.click()
-            tab.and_(field.locator('[aria-selected="true"]')).wait_for()
-
     def set_text(self, name: str, value: str) -> None:
-        field = self.field(name)
-        self._choose_type(field, "str")
-        box = field.get_by_role("tabpanel").get_by_role("textbox")
-        if not box.count():
-            box = field.get_by_role("textbox")
-        box.fill(value)
+        self.field(name).get_by_role("textbox").fill(value)
 
     def set_text_list(self, name: str, values: list[str]) -> None:
+        """Replaces the items of a list parameter (the form starts with its default items)."""
         field = self.field(name)
-        self._choose_type(field, "list")
-        panel = field.get_by_role("tabpanel")
+        boxes = field.get_by_role("textbox")
         for n, value in enumerate(values):
-            panel.get_by_role("button", name="Add item").click()
-            boxes = panel.get_by_role("textbox")
-            boxes.nth(n).wait_for()
+            if n >= boxes.count():
+                field.get_by_role("button", name="Add item").click()
+                boxes.nth(n).wait_for()
             boxes.nth(n).fill(value)
+        assert boxes.count() == len(values), f"{name} holds more items than given"
+
+    def shown_parameters(self) -> dict[str, ShownField]:
+        """Every parameter of the form as a person reads it: which widget it has and the value
+        it shows. A parameter that is `X | None` shows type tabs ("str", "None"); with "None"
+        selected its value reads as None."""
+        page = self.page
+        page.get_by_role("heading", name="Parameters").wait_for()
+        # Some editors (the JSON one) mount after the rest of the form.
+        page.wait_for_function(
+            f"() => Object.values(({_READ_PARAMETERS_JS})()).every(f => f.widget !== 'pending')"
+        )
+        found = page.evaluate(_READ_PARAMETERS_JS)
+        return {name: ShownField(**field) for name, field in found.items()}
+
+    def choices(self, name: str) -> list[str]:
+        """The options of a dropdown parameter. Closes the list by choosing the option already
+        selected, so the form keeps its value."""
+        field = self.field(name)
+        trigger = field.get_by_role("button", name=f"Select {name}")
+        shown = trigger.inner_text().strip()
+        listbox = self.page.get_by_role("listbox")
+        self._click_until(trigger, listbox)
+        options = [option.inner_text().strip() for option in listbox.get_by_role("option").all()]
+        listbox.get_by_role("option", name=shown, exact=True).click()
+        listbox.wait_for(state="hidden")
+        return options
 
     def submit_run(self, attempts: int = 3) -> CreatedRun:
         """ "Submit": the UI validates the values, then creates the run; returns what it created

@@ -264,20 +264,15 @@ def _verified(layout: Layout, con: duckdb.DuckDBPyConnection, old: OldBatch) -> 
 
 
 def _catalog_versions(layout: Layout) -> dict[str, str]:
-    with lake.reading(layout) as con:
-        if con is None:
-            return {}
-        rows = con.execute(f"select batch_id, version from {stored_table('batches')}").fetchall()
-    return dict(rows)
+    return dict(
+        lake.catalog_rows(layout, f"select batch_id, version from {stored_table('batches')}")
+    )
 
 
 def _catalog_run_ids(layout: Layout) -> set[str]:
-    with lake.reading(layout) as con:
-        if con is None:
-            return set()
-        return {
-            row[0] for row in con.execute(f"select run_id from {stored_table('runs')}").fetchall()
-        }
+    return {
+        row[0] for row in lake.catalog_rows(layout, f"select run_id from {stored_table('runs')}")
+    }
 
 
 def _retire_old_layout(layout: Layout, *, remove: bool) -> tuple[Location | None, bool]:
