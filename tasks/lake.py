@@ -16,7 +16,9 @@ file brings its own name mapping and statistics rows into the catalog; and 32 fi
 where the copy writes one).
 
 DuckLake writes the new files before it commits: a run killed in between leaves files no
-snapshot references, which the maintenance flow deletes once they are a day old.
+snapshot references, which the maintenance flow deletes once they are a day old. DuckDB's files
+carry no page checksums, so after the commit each new file's digest is recorded
+(tasks/file_sums.py) for `docmill check`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docmill.tasks import catalog, schemas, storage, store
+from docmill.tasks import catalog, file_sums, schemas, storage, store
 from docmill.tasks.catalog import ALIAS, CatalogMissing, stored_table
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout, crash_point
@@ -51,6 +53,7 @@ class Published:
     rows_out: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     committed_at: datetime | None = None
+    files_summed: int = 0  # new data files whose checksums were recorded (tasks/file_sums.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +134,15 @@ def publish_batch(
 
     con = catalog.connect(layout.catalog)
     try:
+        before = file_sums.next_file_id(con)
         rows_out, committed_at = catalog.commit_with_retry(
             con, replace, what=f"publishing batch {batch_id}"
         )
         snapshot_id = _last_snapshot(con)
+        summed = 0
+        # The batch is published: a recording that fails leaves its files checked without sums.
+        with contextlib.suppress(OSError, duckdb.Error):
+            summed = file_sums.record_new_files(layout.data_dir, con, since=before)
     finally:
         con.close()
     crash_point("publish_after_commit")
@@ -146,6 +154,7 @@ def publish_batch(
         rows_out,
         time.perf_counter() - started,
         committed_at,
+        summed,
     )
 
 

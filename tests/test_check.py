@@ -15,7 +15,7 @@ import pytest
 from lake_factory import Doc, Mention, published_files, write_version
 
 from docmill.flows.cli import main
-from docmill.tasks import catalog
+from docmill.tasks import catalog, file_sums
 from docmill.tasks.schemas import SENTENCES, unbatched
 from docmill.tasks.store import Layout, ShardWriter
 from docmill.warehouse.build import VIEW_NAMES, build_warehouse
@@ -140,7 +140,7 @@ def folder_removed(data_dir: Path) -> None:
 
 
 DAMAGES = [
-    (flipped, "documents", ["CRC"], ["b1"]),
+    (flipped, "documents", ["differ from the checksum recorded"], ["b1"]),
     (removed, "entities", ["missing"], ["b1"]),
     (cut_short, "tokens", ["bytes, the catalog recorded"], ["b1"]),
     (folder_removed, "entities", ["missing"], ["b1", "b2"]),
@@ -218,6 +218,18 @@ def merged_file(data_dir: Path, table: str) -> Path:
     return Path(merged.path)
 
 
+def test_a_flipped_byte_in_a_merged_file_is_found(data_dir: Path, capsys) -> None:
+    """Compaction's files are DuckDB's, with no page checksums: their digests are recorded."""
+    result = upkeep(data_dir, merge=True, retention_days=30, grace_seconds=3600)
+    assert result.files_summed >= len(result.files_written)
+    flip_a_byte_that_still_decodes(
+        merged_file(data_dir, "documents"), "text", lambda: documents_text(data_dir)
+    )
+    assert main(["check", "--data-dir", str(data_dir)]) == 1
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "  documents " in line]
+    assert "differ from the checksum recorded" in line and line.endswith("(batch b1, b2)")
+
+
 def test_repair_of_a_merged_file_takes_out_every_batch_it_held(data_dir: Path, capsys) -> None:
     upkeep(data_dir, merge=True, retention_days=30, grace_seconds=3600)
     merged_file(data_dir, "entities").unlink()
@@ -291,3 +303,14 @@ def test_a_repaired_batch_is_published_again_by_its_rerun(prefect_server, tmp_pa
     assert main(["check", "--data-dir", str(data_dir)]) == 0
     assert content(data_dir) == before
     assert not Layout.at(data_dir).staging("news").exists()
+
+
+def test_upkeep_folds_the_checksum_records_into_one_of_the_files_listed(data_dir: Path) -> None:
+    assert len(list((data_dir / file_sums.FOLDER).glob("*.json"))) >= 2  # one per publish
+    upkeep(data_dir, merge=True, retention_days=0, grace_seconds=0)
+    assert len(list((data_dir / file_sums.FOLDER).glob("*.json"))) == 1
+    with connect_read_only(data_dir) as con:
+        current = {Path(f.path).name for f in lake_files(con)}
+    recorded = file_sums.recorded(data_dir)
+    assert current and set(recorded) == current
+    assert check_lake(data_dir).ok

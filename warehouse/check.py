@@ -7,10 +7,12 @@ What a query notices by itself, and what only this check does (DuckDB 1.5.5, mea
 - a missing file, or one whose footer or compressed pages no longer decode: the query fails
   (docmill sql names the batch and the file);
 - a flipped byte that still decodes: DuckDB neither writes nor verifies Parquet page checksums,
-  so the query returns wrong values silently. The files docmill publishes carry a CRC32 per page
-  (tasks/store.py), and the check reads every page with pyarrow, which verifies them. Files
-  DuckDB writes itself (compaction's merged files, flushed inlined rows) carry none: there the
-  check catches what no longer decodes, a wrong size or row count, not a flip that still does.
+  so the query returns wrong values silently. Every data file a publish or a compaction adds
+  has its BLAKE2b digest recorded right after the commit (tasks/file_sums.py), and the check
+  compares it; it also reads every page with pyarrow, which verifies page checksums where a
+  file has them. A file without a recorded digest (a lake older than the recording, or a run
+  killed between its commit and the recording) gets the rest: present, its recorded size,
+  every page decoded, its row count; a flip that still decodes goes unnoticed there.
 
 The repair cannot re-create a lost file, and DuckLake can only delete rows it reads. So each
 damaged file is moved to `_damaged/<time>/` and replaced, for one commit, by a stand-in holding
@@ -42,7 +44,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docmill.tasks import catalog, schemas, storage, store
+from docmill.tasks import catalog, file_sums, schemas, storage, store
 from docmill.tasks.catalog import ALIAS, stored_table
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
@@ -135,13 +137,18 @@ class RepairResult:
     snapshot_id: int | None
 
 
-def check_lake(data_dir: str | Path | Location, *, read_pages: bool = True) -> CheckReport:
-    """Check every file of the current snapshot: present, its recorded size, readable (every
-    page decoded and, where written, its checksum verified, with `read_pages`), and holding
-    the rows the catalog recorded. A SQLite catalog gets SQLite's own `quick_check`."""
+def check_lake(
+    data_dir: str | Path | Location, *, read_pages: bool = True, compare_sums: bool | None = None
+) -> CheckReport:
+    """Check every file of the current snapshot: present, its recorded size, its recorded
+    digest (with `compare_sums`, by default as `read_pages`), readable (every page decoded and,
+    where written, its checksum verified, with `read_pages`), and holding the rows the catalog
+    recorded. A SQLite catalog gets SQLite's own `quick_check`."""
     started = time.perf_counter()
     layout = Layout.at(storage.location(data_dir))
     report = CheckReport(catalog_problem=_sqlite_problem(layout.catalog))
+    compare = read_pages if compare_sums is None else compare_sums
+    sums = file_sums.recorded(layout.data_dir) if compare else {}
     with contextlib.closing(catalog.connect(layout.catalog, read_only=True)) as con:
         files = lake_files(con)
         try:
@@ -153,7 +160,7 @@ def check_lake(data_dir: str | Path | Location, *, read_pages: bool = True) -> C
             batches = None  # the batches table is damaged itself; the check will say so
         report.inlined_rows = _inlined_rows(con)
     for lake_file in files:
-        problem, rows = _verify(lake_file, read_pages=read_pages)
+        problem, rows = _verify(lake_file, read_pages=read_pages, sums=sums)
         report.files += 1
         report.rows += rows if lake_file.kind == "data" else 0
         report.bytes += lake_file.file_size or 0
@@ -205,7 +212,9 @@ def _full_path(recorded: str, listed: list[str]) -> str:
     return recorded
 
 
-def _verify(lake_file: LakeFile, *, read_pages: bool) -> tuple[str | None, int]:
+def _verify(
+    lake_file: LakeFile, *, read_pages: bool, sums: dict[str, file_sums.FileSum]
+) -> tuple[str | None, int]:
     """(what is wrong with the file or None, rows read)."""
     location = storage.location(lake_file.path)
     where, fs = storage.arrow_target(location)
@@ -215,6 +224,12 @@ def _verify(lake_file: LakeFile, *, read_pages: bool) -> tuple[str | None, int]:
         return "missing", 0
     if lake_file.file_size is not None and size != lake_file.file_size:
         return f"{size:,} bytes, the catalog recorded {lake_file.file_size:,}", 0
+    recorded = sums.get(location.name)
+    try:
+        if recorded is not None and file_sums.digest(location) != recorded:
+            return "its bytes differ from the checksum recorded when it was written", 0
+    except OSError as err:
+        return f"unreadable: {' '.join(str(err).split())}", 0
     rows = 0
     try:
         parquet = pq.ParquetFile(where, filesystem=fs, page_checksum_verification=True)
@@ -288,7 +303,8 @@ def explain_read_error(
 ) -> DamagedDataFile | None:
     """For a query that failed on a data file, an error naming the file, its table and its
     batches; None when `error` is about something else. A message without the file's name (a
-    damaged footer: "TProtocolException: Invalid data") is answered by a quick check."""
+    damaged footer or page header: "TProtocolException: Invalid data") is answered by a check
+    of footers and recorded digests, which reads each file once but decodes nothing."""
     message = " ".join(str(error).split())
     if not isinstance(error, duckdb.IOException) and not any(
         sign in message.lower() for sign in _FILE_DAMAGE_SIGNS
@@ -299,7 +315,7 @@ def explain_read_error(
         if named:
             damaged = _named_damage(data_dir, named[1], message)
         else:
-            damaged = check_lake(data_dir, read_pages=False).damaged
+            damaged = check_lake(data_dir, read_pages=False, compare_sums=True).damaged
     except (catalog.CatalogError, duckdb.Error, OSError):
         return None
     if not damaged:

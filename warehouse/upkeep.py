@@ -7,7 +7,9 @@
   them the versions of batches replaced before then;
 - **clean up**: files no kept snapshot needs (merged away, or of expired versions) are deleted
   once they have been unused for the grace period, so a query that started before still finds
-  them; files no snapshot ever referenced (a publish killed before its commit) once a day old.
+  them; files no snapshot ever referenced (a publish killed before its commit) once a day old;
+- **checksums**: the merged files' digests are recorded and the records of files gone dropped
+  (tasks/file_sums.py).
 
 Each step is its own short transaction, retried when it races a publish (a merge and a delete
 of the same table conflict). Readers are never blocked and see the same rows throughout.
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.tasks import catalog, storage, store
+from docmill.tasks import catalog, file_sums, storage, store
 from docmill.tasks.catalog import ALIAS
 from docmill.tasks.catalog_health import mount_point
 from docmill.tasks.storage import Location
@@ -52,6 +54,7 @@ class UpkeepResult:
     snapshots_expired: int = 0
     files_deleted: int = 0
     orphans_deleted: int = 0
+    files_summed: int = 0  # new files whose checksums were recorded (tasks/file_sums.py)
     seconds: float = 0.0
 
     def summary(self) -> dict:
@@ -62,6 +65,7 @@ class UpkeepResult:
             "snapshots_expired": self.snapshots_expired,
             "files_deleted": self.files_deleted,
             "orphans_deleted": self.orphans_deleted,
+            "files_summed": self.files_summed,
             "seconds": round(self.seconds, 2),
             "tables": {
                 name: {"files_merged": n, "files_written": self.files_written.get(name, 0)}
@@ -84,6 +88,7 @@ def upkeep(
     result = UpkeepResult()
     con = catalog.connect(layout.catalog, create=False)
     try:
+        before = file_sums.next_file_id(con)
         if merge:
             with _out_of_space_cleaned_up(con, layout, "flushing inlined rows"):
                 result.rows_flushed = sum(
@@ -102,6 +107,10 @@ def upkeep(
             for table, inputs, written in merged:
                 result.files_merged[table] = int(inputs)
                 result.files_written[table] = int(written)
+            # Merged files are DuckDB's, without page checksums; a failed recording (a full
+            # disk) leaves them checked without sums rather than failing a finished merge.
+            with contextlib.suppress(OSError):
+                result.files_summed = file_sums.record_new_files(layout.data_dir, con, since=before)
         result.snapshots_expired = _expire_snapshots(
             con, datetime.now(UTC) - timedelta(days=retention_days)
         )
@@ -116,6 +125,8 @@ def upkeep(
                 [datetime.now(UTC) - ORPHAN_AGE],
             )
         )
+        with contextlib.suppress(OSError):
+            file_sums.fold(layout.data_dir, con)
     finally:
         con.close()
     result.seconds = time.perf_counter() - started
