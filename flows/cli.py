@@ -23,7 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    return args.handler(args)
+    from docmill.tasks.storage import DataDirUnusable
+
+    try:
+        return args.handler(args)
+    except DataDirUnusable as err:
+        return _fail(str(err), EXIT_USAGE)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -396,12 +401,21 @@ def _snapshot_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Commands that write into the data directory (check only with --repair).
+_WRITING_COMMANDS = frozenset({"views", "compact", "migrate"})
+
+
 def _data_dir(args: argparse.Namespace) -> Location:
+    """The data directory the command works on; DataDirUnusable (one line, exit 2) when it is a
+    file, or cannot be written by a command that writes."""
     from docmill.flows.settings import load_settings
     from docmill.tasks import storage
 
     settings = load_settings(data_dir=args.data_dir, catalog=getattr(args, "catalog", None))
-    return storage.location(settings.data_dir)
+    data_dir = storage.location(settings.data_dir)
+    writing = args.command in _WRITING_COMMANDS or getattr(args, "repair", False)
+    storage.check_usable(data_dir, writing=writing)
+    return data_dir
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:
@@ -423,10 +437,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from docmill.flows.settings import load_settings
+    from docmill.tasks import storage
     from docmill.tasks.ingest import SourceNotFound, resolve_sources
     from docmill.tasks.nlp import ModelNotInstalled
     from docmill.tasks.plan import default_batch_id
-    from docmill.tasks.storage import StorageError
+    from docmill.tasks.storage import DataDirUnusable, StorageError
     from docmill.tasks.store import BatchBusy, InvalidBatchId, validate_batch_id
 
     try:
@@ -450,7 +465,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         batch_id = validate_batch_id(
             args.batch_id or default_batch_id(resolve_sources(args.sources))
         )
-    except (ValidationError, InvalidBatchId, SourceNotFound) as err:
+        data_dir = storage.location(settings.data_dir)
+        storage.check_usable(data_dir, writing=True)
+    except (ValidationError, InvalidBatchId, SourceNotFound, DataDirUnusable) as err:
         return _fail(str(err), EXIT_USAGE)
 
     from docmill.flows.process import process_documents

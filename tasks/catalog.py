@@ -242,7 +242,10 @@ def connect(
             raise _unusable_or_missing(target, err) from err
         message = f"cannot open the catalog {target.describe()}: {_one_line(err)}"
         if target.kind == "sqlite":
-            message += catalog_health.space_note(Path(target.location).parent)
+            path = Path(target.location)
+            message = catalog_health.unwritable_message(path) or (
+                message + catalog_health.space_note(path.parent)
+            )
         raise CatalogError(message) from err
     except BaseException:
         con.close()
@@ -294,9 +297,15 @@ def _one_line(error: BaseException) -> str:
 
 def _create_sqlite_file(path: Path) -> None:
     """An empty SQLite catalog in write-ahead-log mode (the mode is stored in the file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        db.execute("pragma journal_mode=wal")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("pragma journal_mode=wal")
+    except (OSError, sqlite3.Error) as err:
+        raise CatalogError(
+            f"cannot create the catalog {path}: {err}. Give --data-dir (or DOCMILL_DATA_DIR) a "
+            "folder this user can write"
+        ) from err
 
 
 def stored_table(name: str) -> str:

@@ -41,7 +41,9 @@ def sqlite_catalog_state(path: Path, data_path: str) -> tuple[CatalogState, str]
         tables = _sqlite_tables(path)
     except sqlite3.OperationalError as err:
         # Not the file's fault: a full disk, a permission, a lock.
-        return "unreadable", f"cannot read the catalog {path}: {err}{space_note(path.parent)}"
+        return "unreadable", unwritable_message(path) or (
+            f"cannot read the catalog {path}: {err}{space_note(path.parent)}"
+        )
     except sqlite3.DatabaseError as err:
         return "unusable", (
             f"the catalog {path} is damaged ({err}); docmill leaves it as it is: {BACKUP_HINT}. "
@@ -60,6 +62,19 @@ def sqlite_catalog_state(path: Path, data_path: str) -> tuple[CatalogState, str]
     return "unusable", (
         f"the catalog {path} is empty, but {data_path} holds {files:,} data files: "
         f"{BACKUP_HINT}; a new catalog would know none of them"
+    )
+
+
+def unwritable_message(path: Path) -> str | None:
+    """The line to show when the SQLite catalog at `path` cannot be used because its folder
+    cannot be written, else None."""
+    problem = storage.write_problem(path.parent)
+    if problem is None:
+        return None
+    return (
+        f"cannot open the catalog {path}: its folder cannot be written ({problem}), and SQLite "
+        "writes beside its catalog even to read it (WAL mode). Make the folder writable for "
+        "this user, or copy the data directory somewhere writable and pass that as --data-dir"
     )
 
 

@@ -25,6 +25,7 @@ import functools
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,6 +39,11 @@ _LOOKS_LIKE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/[^/]")
 
 class StorageError(RuntimeError):
     """A data directory that cannot be used as given."""
+
+
+class DataDirUnusable(StorageError):
+    """A local data directory that is a file, or that cannot be written by a command that
+    writes; the message names the path and what to do."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -169,6 +175,42 @@ def location(data_dir: str | os.PathLike[str] | ObjectPath) -> Location:
     if not key or key.startswith("/"):
         raise StorageError(f"data directory {text!r} names no bucket: use s3://bucket/prefix")
     return ObjectPath(scheme, key)
+
+
+def check_usable(data_dir: Location, *, writing: bool) -> None:
+    """Fail with one line, before any work, when a local data directory cannot be used: it (or
+    a folder above it) is a file, or, for a command that writes, nothing can be created in it
+    (a read-only mount, permissions)."""
+    if not isinstance(data_dir, Path):
+        return
+    existing = data_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataDirUnusable(
+            f"the data directory {data_dir} is a file, not a folder: give --data-dir (or "
+            "DOCMILL_DATA_DIR) a folder, new or holding a lake"
+            if existing == data_dir
+            else f"{existing} is a file, so the data directory {data_dir} cannot be made "
+            "under it: give --data-dir (or DOCMILL_DATA_DIR) a folder"
+        )
+    problem = write_problem(existing) if writing else None
+    if problem:
+        raise DataDirUnusable(
+            f"cannot write in {existing} ({problem}), and this command writes to the data "
+            f"directory{'' if existing == data_dir else f' {data_dir}'}: make it writable for "
+            "this user, or copy the data directory somewhere writable and pass that as --data-dir"
+        )
+
+
+def write_problem(folder: Path) -> str | None:
+    """Why no file can be created in `folder` (a read-only file system, a permission), or None.
+    Found by trying: permission bits say nothing of mounts, capabilities or ACLs."""
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".docmill-write-probe-", dir=folder):
+            return None
+    except OSError as err:
+        return err.strerror or type(err).__name__
 
 
 def check_reachable(path: Location) -> None:

@@ -1,0 +1,115 @@
+"""Errors name the thing: a data directory that is read-only or a file. Each is one line naming
+the path and what to do, a non-zero exit code and no traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lake_factory import write_version
+from test_check import V1, _docs
+
+from docmill.flows.cli import main
+from docmill.warehouse.build import build_warehouse
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("template") / "data"
+    write_version(data_dir, batch_id="b1", version=V1, docs=_docs("b1", 5))
+    build_warehouse(data_dir)
+    return data_dir
+
+
+@pytest.fixture
+def data_dir(template: Path, tmp_path: Path) -> Path:
+    shutil.copytree(template, tmp_path / "data")
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def read_only(data_dir: Path) -> Iterator[Path]:
+    """The lake with its folder read-only for this process: a read-only bind mount as root (who
+    ignores permission bits), the write bits taken away otherwise."""
+    if os.geteuid() != 0:
+        modes = {path: path.stat().st_mode for path in [data_dir, *data_dir.rglob("*")]}
+        for path, mode in modes.items():
+            path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        yield data_dir
+        for path, mode in sorted(modes.items(), key=lambda item: len(item[0].parts)):
+            path.chmod(mode)
+        return
+    for args in (["--bind", data_dir, data_dir], ["-o", "remount,ro,bind", data_dir, data_dir]):
+        done = subprocess.run(["mount", *map(str, args)], capture_output=True, text=True)
+        if done.returncode != 0:
+            subprocess.run(["umount", str(data_dir)], check=False, capture_output=True)
+            pytest.skip(f"cannot make a read-only bind mount here: {done.stderr.strip()}")
+    try:
+        yield data_dir
+    finally:
+        subprocess.run(["umount", str(data_dir)], check=True)
+
+
+def one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [line] = err.strip().splitlines()
+    assert line.startswith("docmill: ")
+    return line
+
+
+@pytest.mark.parametrize("command", [["views"], ["compact"], ["check", "--repair"]])
+def test_a_command_that_writes_names_a_read_only_data_dir(
+    read_only: Path, capsys, command: list[str]
+) -> None:
+    before = {p: p.stat().st_mtime_ns for p in read_only.rglob("*")}
+    assert main([*command, "--data-dir", str(read_only)]) == 2
+    line = one_line(capsys)
+    assert f"cannot write in {read_only} (" in line and "make it writable" in line
+    assert {p: p.stat().st_mtime_ns for p in read_only.rglob("*")} == before
+
+
+@pytest.mark.parametrize("command", [["sql", "select count(*) from documents"], ["check"]])
+def test_a_reading_command_says_why_a_read_only_lake_cannot_be_opened(
+    read_only: Path, capsys, command: list[str]
+) -> None:
+    assert main([*command, "--data-dir", str(read_only)]) == 1
+    line = one_line(capsys)
+    assert f"the catalog {read_only / 'catalog.sqlite'}: its folder cannot be written" in line
+    assert "damaged" not in line and "writable" in line
+
+
+COMMANDS = [
+    ["views"],
+    ["compact"],
+    ["check"],
+    ["sql", "select 1"],
+    ["history"],
+    ["export", "documents", "--out", "OUT"],
+    ["run", "SOURCE"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path, capsys, command: list[str]) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder\n")
+    (tmp_path / "SOURCE").mkdir()
+    (tmp_path / "SOURCE" / "a.txt").write_text("Xi Jinping met Han Duck-soo in Seoul.\n")
+    args = [str(tmp_path / part) if part in ("OUT", "SOURCE") else part for part in command]
+    assert main([*args, "--data-dir", str(a_file)]) == 2
+    line = one_line(capsys)
+    assert f"the data directory {a_file} is a file" in line and "give --data-dir" in line
+    assert a_file.read_text() == "not a folder\n"
+
+
+def test_a_data_dir_under_a_file_is_named(tmp_path: Path, capsys) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("")
+    assert main(["views", "--data-dir", str(a_file / "data")]) == 2
+    assert f"{a_file} is a file, so the data directory {a_file / 'data'}" in one_line(capsys)
