@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except DataDirUnusable as err:
         return _fail(str(err), EXIT_USAGE)
+    except Exception as err:
+        # A user meets one line; the traceback is for whoever debugs (-v).
+        return _unexpected(args, err, f"{args.command} failed")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
         "-v",
         "--verbose",
         action="store_true",
-        help="also log Prefect's line for every finished task run",
+        help="also log Prefect's line for every finished task run, and show the traceback of "
+        "an error",
     )
     run.set_defaults(handler=_run_with_console_set_up)
 
@@ -276,6 +280,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _data_dir_option(report)
     report.set_defaults(handler=_cmd_report)
+    for name, command in sub.choices.items():
+        if name != "run":  # run's -v also brings Prefect's task lines back
+            command.add_argument(
+                "-v", "--verbose", action="store_true", help="show the traceback of an error"
+            )
     return parser
 
 
@@ -423,6 +432,17 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
     return code
 
 
+def _unexpected(args: argparse.Namespace, error: Exception, what: str) -> int:
+    """An error no command expected: one line, the traceback with -v."""
+    if getattr(args, "verbose", False):
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    message = " ".join(str(error).split()) or "(no message)"
+    hint = "" if getattr(args, "verbose", False) else " (-v shows the traceback)"
+    return _fail(f"{what}: {type(error).__name__}: {message}{hint}")
+
+
 def _read_failed(data_dir: Location, error: Exception, what: str, hint: str = "") -> int:
     """A failed read, naming the data file and batch when a damaged file was the cause."""
     from docmill.warehouse.check import explain_read_error
@@ -491,7 +511,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (SourceNotFound, InvalidBatchId, ModelNotInstalled, BatchBusy, StorageError) as err:
         return _fail(str(err), EXIT_USAGE if isinstance(err, SourceNotFound) else EXIT_FAILED)
     except Exception as err:
-        return _fail(f"the run failed: {type(err).__name__}: {err}")
+        return _unexpected(args, err, "the run failed")
     print(_format_summary(summary))
     return EXIT_OK
 

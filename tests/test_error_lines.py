@@ -1,5 +1,6 @@
-"""Errors name the thing: a data directory that is read-only or a file. Each is one line naming
-the path and what to do, a non-zero exit code and no traceback."""
+"""Errors name the thing: a data directory that is read-only or a file, an error nobody
+expected. Each is one line naming the path and what to do, a non-zero exit code and no
+traceback (the traceback comes with -v)."""
 
 from __future__ import annotations
 
@@ -113,3 +114,21 @@ def test_a_data_dir_under_a_file_is_named(tmp_path: Path, capsys) -> None:
     a_file.write_text("")
     assert main(["views", "--data-dir", str(a_file / "data")]) == 2
     assert f"{a_file} is a file, so the data directory {a_file / 'data'}" in one_line(capsys)
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_comes_with_v(
+    data_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docmill.warehouse.build
+
+    def broken(*_: object, **__: object) -> list[str]:
+        raise KeyError("views.sql")
+
+    monkeypatch.setattr(docmill.warehouse.build, "build_warehouse", broken)
+    assert main(["views", "--data-dir", str(data_dir)]) == 1
+    line = one_line(capsys)
+    assert line == "docmill: views failed: KeyError: 'views.sql' (-v shows the traceback)"
+    assert main(["views", "-v", "--data-dir", str(data_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and "in broken" in err
+    assert err.strip().splitlines()[-1] == "docmill: views failed: KeyError: 'views.sql'"
