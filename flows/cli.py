@@ -462,7 +462,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from docmill.tasks.nlp import ModelNotInstalled
     from docmill.tasks.plan import default_batch_id
     from docmill.tasks.storage import DataDirUnusable, StorageError
-    from docmill.tasks.store import BatchBusy, InvalidBatchId, validate_batch_id
+    from docmill.tasks.store import (
+        BatchBusy,
+        DamagedRecord,
+        InvalidBatchId,
+        Layout,
+        read_staged_plan,
+        validate_batch_id,
+    )
 
     try:
         settings = load_settings(
@@ -487,8 +494,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         data_dir = storage.location(settings.data_dir)
         storage.check_usable(data_dir, writing=True)
+        if not args.sources:
+            read_staged_plan(Layout.at(data_dir), batch_id)  # a damaged record stops here
     except (ValidationError, InvalidBatchId, SourceNotFound, DataDirUnusable) as err:
         return _fail(str(err), EXIT_USAGE)
+    except DamagedRecord as err:
+        return _fail(str(err))
 
     from docmill.flows.process import process_documents
 
@@ -508,7 +519,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             clean_steps=settings.clean_steps,
             quality_thresholds=settings.quality_thresholds,
         )
-    except (SourceNotFound, InvalidBatchId, ModelNotInstalled, BatchBusy, StorageError) as err:
+    except (
+        SourceNotFound,
+        InvalidBatchId,
+        ModelNotInstalled,
+        BatchBusy,
+        StorageError,
+        DamagedRecord,
+    ) as err:
         return _fail(str(err), EXIT_USAGE if isinstance(err, SourceNotFound) else EXIT_FAILED)
     except Exception as err:
         return _unexpected(args, err, "the run failed")

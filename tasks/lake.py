@@ -258,13 +258,29 @@ def batch_manifest(layout: Layout, batch_id: str) -> dict | None:
         f"select manifest_json from {stored_table('batches')} where batch_id = ?",
         [batch_id],
     )
-    return json.loads(rows[0][0]) if rows else None
+    if not rows:
+        return None
+    return _manifest(batch_id, rows[0][0])
 
 
 def batch_manifests(layout: Layout) -> list[dict]:
     """The manifest of every published batch."""
-    sql = f"select manifest_json from {stored_table('batches')} order by batch_id"
-    return [json.loads(manifest) for (manifest,) in catalog_rows(layout, sql)]
+    sql = f"select batch_id, manifest_json from {stored_table('batches')} order by batch_id"
+    return [_manifest(batch_id, manifest) for batch_id, manifest in catalog_rows(layout, sql)]
+
+
+def _manifest(batch_id: str, text: str) -> dict:
+    try:
+        manifest = json.loads(text)
+    except ValueError:
+        manifest = None
+    if not store.is_manifest(manifest):
+        raise store.DamagedRecord(
+            f"the record of the items of batch {batch_id} (its row in the catalog's batches "
+            "table) cannot be read: give the sources again (docmill run SOURCE... --batch-id "
+            f"{batch_id}), which replaces it"
+        )
+    return manifest
 
 
 def other_batches_signatures(layout: Layout, batch_id: str) -> pa.Table:

@@ -59,6 +59,10 @@ class BatchBusy(RuntimeError):
     """Another run holds the batch's lock."""
 
 
+class DamagedRecord(ValueError):
+    """The record of a batch's items cannot be read; the message names it and what to do."""
+
+
 def crash_point(name: str) -> None:
     """Failure injection for the crash-safety tests: `DOCMILL_CRASH_AT=<name>` makes the process
     die right here with SIGKILL, as a killed worker or a lost machine would."""
@@ -256,11 +260,41 @@ def write_staged_plan(layout: Layout, batch_id: str, manifest: dict) -> Location
 
 
 def read_staged_plan(layout: Layout, batch_id: str) -> dict | None:
+    """The items the batch's unfinished run planned, None when there is none. A plan that is
+    there but cannot be read raises DamagedRecord: falling back to the published version's
+    items would process other items than the run that wrote it, without a word."""
     path = layout.staging(batch_id) / STAGED_PLAN
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        text = path.read_text()
+    except FileNotFoundError:
         return None
+    except OSError as err:
+        raise damaged_plan(path, batch_id, err.strerror or str(err)) from err
+    try:
+        manifest = json.loads(text)
+    except ValueError as err:
+        raise damaged_plan(path, batch_id, f"not JSON: {err}") from err
+    if not is_manifest(manifest) or "items" not in manifest:
+        raise damaged_plan(path, batch_id, "no list of items in it")
+    return manifest
+
+
+def is_manifest(value: object) -> bool:
+    """Whether `value` has the shape of a batch manifest: lists of items with their sources (a
+    batch migrated without its manifest has none)."""
+    return isinstance(value, dict) and all(
+        isinstance(entries, list)
+        and all(isinstance(e, dict) and isinstance(e.get("source_uri"), str) for e in entries)
+        for entries in (value.get("items", []), value.get("planning_rejects", []))
+    )
+
+
+def damaged_plan(path: Location, batch_id: str, why: str) -> DamagedRecord:
+    return DamagedRecord(
+        f"the record of the items of batch {batch_id}, {path}, is damaged ({why}). Remove it "
+        f"to rerun the items of the batch's published version (docmill run --batch-id "
+        f"{batch_id}), or give the sources again (docmill run SOURCE... --batch-id {batch_id})"
+    )
 
 
 def staged_batches(layout: Layout) -> list[str]:

@@ -1,9 +1,10 @@
-"""Errors name the thing: a data directory that is read-only or a file, an error nobody
-expected. Each is one line naming the path and what to do, a non-zero exit code and no
-traceback (the traceback comes with -v)."""
+"""Errors name the thing: a data directory that is read-only or a file, a damaged record of a
+batch's items, an error nobody expected. Each is one line naming the path and what to do, a
+non-zero exit code and no traceback (the traceback comes with -v)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -16,6 +17,8 @@ from lake_factory import write_version
 from test_check import V1, _docs
 
 from docmill.flows.cli import main
+from docmill.tasks import store
+from docmill.tasks.store import DamagedRecord, Layout
 from docmill.warehouse.build import build_warehouse
 
 
@@ -114,6 +117,76 @@ def test_a_data_dir_under_a_file_is_named(tmp_path: Path, capsys) -> None:
     a_file.write_text("")
     assert main(["views", "--data-dir", str(a_file / "data")]) == 2
     assert f"{a_file} is a file, so the data directory {a_file / 'data'}" in one_line(capsys)
+
+
+PLANS = [
+    ("missing", None, None),
+    ("not JSON", '{"items": [{"source_uri": "file:///a', "not JSON"),
+    ("empty", "", "not JSON"),
+    ("no items", '{"n_input": 3}', "no list of items"),
+    ("items not a list", '{"items": {"a": 1}}', "no list of items"),
+    ("an item without its source", '{"items": [{"doc_id": "d"}]}', "no list of items"),
+    ("whole", '{"items": [{"source_uri": "file:///a.txt", "doc_id": "d"}]}', None),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "why"), PLANS, ids=[p[0] for p in PLANS])
+def test_reading_the_record_of_a_batchs_items(
+    tmp_path: Path, case: str, text: str | None, why: str | None
+) -> None:
+    layout = Layout.at(tmp_path)
+    path = layout.staging("b1") / store.STAGED_PLAN
+    if text is not None:
+        path.parent.mkdir(parents=True)
+        path.write_text(text)
+    if why is None:
+        plan = store.read_staged_plan(layout, "b1")
+        assert (plan is None) == (text is None)
+        return
+    with pytest.raises(DamagedRecord, match=why) as raised:
+        store.read_staged_plan(layout, "b1")
+    assert str(path) in str(raised.value) and "--batch-id b1" in str(raised.value)
+
+
+def test_a_damaged_record_stops_a_rerun_before_prefect_starts(
+    data_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docmill.flows.process
+
+    def never(**_: object) -> dict:
+        raise AssertionError("the flow started")
+
+    monkeypatch.setattr(docmill.flows.process, "process_documents", never)
+    plan = Layout.at(data_dir).staging("b1") / store.STAGED_PLAN
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text('{"items": [')
+    assert main(["run", "--batch-id", "b1", "--data-dir", str(data_dir)]) == 1
+    line = one_line(capsys)
+    assert f"the record of the items of batch b1, {plan}, is damaged" in line
+    assert "Remove it" in line
+
+
+def test_a_rerun_from_the_flow_names_a_damaged_record(data_dir: Path) -> None:
+    """A rerun started elsewhere (the Prefect UI) reaches the same error, not the published
+    version's items in silence."""
+    from docmill.flows.process import recorded_input
+
+    plan = Layout.at(data_dir).staging("b1") / store.STAGED_PLAN
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text("[]")
+    with pytest.raises(DamagedRecord, match="b1"):
+        recorded_input(Layout.at(data_dir), "b1")
+
+
+def test_a_damaged_manifest_in_the_catalog_names_its_batch(data_dir: Path) -> None:
+    from docmill.tasks import catalog, lake
+
+    layout = Layout.at(data_dir)
+    with contextlib.closing(catalog.connect(layout.catalog)) as con:
+        con.execute(f"update {catalog.stored_table('batches')} set manifest_json = '{{\"items'")
+    for read in (lambda: lake.batch_manifest(layout, "b1"), lambda: lake.batch_manifests(layout)):
+        with pytest.raises(DamagedRecord, match=r"batch b1 \(its row in the catalog's batches"):
+            read()
 
 
 def test_an_unexpected_error_is_one_line_and_its_traceback_comes_with_v(

@@ -88,6 +88,23 @@ def test_a_damaged_old_file_stops_the_migration_and_keeps_everything(old_dir: Pa
     assert not (old_dir / "_migrated").exists()
 
 
+def test_a_damaged_manifest_stops_the_migration_naming_it(old_dir: Path, capsys) -> None:
+    manifest = sorted((old_dir / "lake" / "batch=wire").glob("version=*/_manifest.json"))[-1]
+    manifest.write_text('{"items": [{"source_uri": ')
+    assert main(["migrate", "--data-dir", str(old_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"docmill: migration failed: the manifest {manifest} of batch wire")
+    assert "not JSON" in last and "Restore the file from a backup, or delete it" in last
+    assert (old_dir / "lake").is_dir() and not (old_dir / "_migrated").exists()
+    # Deleted, as the line says: the batch migrates without its record of items.
+    manifest.unlink()
+    assert main(["migrate", "--data-dir", str(old_dir)]) == 0
+    with connect_read_only(old_dir) as con:
+        assert con.execute("select count(*) from stored.batches").fetchone() == (2,)
+
+
 def test_nothing_to_migrate(tmp_path: Path, capsys) -> None:
     assert main(["migrate", "--data-dir", str(tmp_path)]) == 0
     assert "nothing to migrate" in capsys.readouterr().out

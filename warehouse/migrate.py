@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from docmill.tasks import catalog, lake, schemas, storage
+from docmill.tasks import catalog, lake, schemas, storage, store
 from docmill.tasks.catalog import stored_table
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout, ShardWriter, remove_staging
@@ -168,10 +168,7 @@ def _old_rows(con: duckdb.DuckDBPyConnection, old: OldBatch, table: str) -> pa.T
 
 
 def _publish_old_batch(layout: Layout, con: duckdb.DuckDBPyConnection, old: OldBatch) -> None:
-    manifest: dict = {}
-    if old.version_dir is not None and (old.version_dir / _MANIFEST).exists():
-        manifest = json.loads((old.version_dir / _MANIFEST).read_text())
-    manifest = {k: v for k, v in manifest.items() if k not in ("batch_id", "version")}
+    manifest = _old_manifest(old)
     shard = layout.shard_dir(old.batch_id, f"migrate-{old.version}")
     writer = ShardWriter(shard, batch_id=old.batch_id)
     try:
@@ -183,6 +180,27 @@ def _publish_old_batch(layout: Layout, con: duckdb.DuckDBPyConnection, old: OldB
         raise
     lake.publish_batch(layout, old.batch_id, [shard], manifest, version=old.version)
     remove_staging(layout, old.batch_id)
+
+
+def _old_manifest(old: OldBatch) -> dict:
+    """The batch's manifest without its batch_id and version ({} when the version has none); a
+    damaged one stops the migration, naming it."""
+    if old.version_dir is None or not (old.version_dir / _MANIFEST).exists():
+        return {}
+    path = old.version_dir / _MANIFEST
+    why = "no list of items in it"
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError as err:
+        manifest, why = None, f"not JSON: {err}"
+    if not store.is_manifest(manifest):
+        raise MigrationError(
+            f"the manifest {path} of batch {old.batch_id} is damaged ({why}); nothing of the "
+            "batch was migrated and the old layout stays. Restore the file from a backup, or "
+            "delete it to migrate the batch without its record of items (a rerun of it then "
+            f"needs its sources: docmill run SOURCE... --batch-id {old.batch_id})"
+        )
+    return {k: v for k, v in manifest.items() if k not in ("batch_id", "version")}
 
 
 def _old_runs(data_dir: Location, con: duckdb.DuckDBPyConnection) -> pa.Table:
