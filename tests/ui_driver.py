@@ -12,7 +12,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -268,15 +268,23 @@ class PrefectUI:
             boxes.nth(n).fill(value)
         assert boxes.count() == len(values), f"{name} holds more items than given"
 
-    def shown_parameters(self) -> dict[str, ShownField]:
+    def shown_parameters(self, expected: Collection[str] = ()) -> dict[str, ShownField]:
         """Every parameter of the form as a person reads it: which widget it has and the value
         it shows. A parameter that is `X | None` shows type tabs ("str", "None"); with "None"
-        selected its value reads as None."""
+        selected its value reads as None. Waits until each of `expected` has a block, so a
+        missing parameter fails here with the page's own timeout rather than as an empty read."""
         page = self.page
         page.get_by_role("heading", name="Parameters").wait_for()
-        # Some editors (the JSON one) mount after the rest of the form.
+        # The parameter blocks mount after the heading, and some editors (the JSON one) after
+        # the rest: wait for at least one block and none still pending (an empty form would
+        # otherwise pass "every editor has rendered" trivially).
         page.wait_for_function(
-            f"() => Object.values(({_READ_PARAMETERS_JS})()).every(f => f.widget !== 'pending')"
+            f"""() => {{
+                const shown = ({_READ_PARAMETERS_JS})();
+                const fields = Object.values(shown);
+                return fields.length > 0 && fields.every(f => f.widget !== 'pending')
+                    && {json.dumps(sorted(expected))}.every(n => n in shown);
+            }}"""
         )
         found = page.evaluate(_READ_PARAMETERS_JS)
         return {name: ShownField(**field) for name, field in found.items()}
