@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 
 from docmill.tasks.catalog import ALIAS
 from docmill.tasks.storage import Location
 from docmill.warehouse.build import VIEW_NAMES
-from docmill.warehouse.query import connect_read_only
+from docmill.warehouse.query import connect_read_only, read_consistently
 
 MANIFEST = "_export.json"
 
@@ -50,22 +51,31 @@ def export_views(
     if unknown:
         raise UnknownView(f"no view named {', '.join(unknown)}; views: {', '.join(VIEW_NAMES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    done = []
-    with connect_read_only(
-        data_dir, snapshot_version=snapshot_version, snapshot_time=snapshot_time
-    ) as con:
+
+    def copy_all(con: duckdb.DuckDBPyConnection) -> tuple[int, list[tuple[str, Path, int]]]:
         [(snapshot_id,)] = con.execute(f"select id from {ALIAS}.current_snapshot()").fetchall()
+        staged = []
         for view in views:
-            target = out_dir / f"{view}.parquet"
             tmp = out_dir / f".{view}.parquet.{os.getpid()}.tmp"
             con.execute(
                 f"copy (select * from \"{view}\") to '{_quote(str(tmp))}' "
                 "(format parquet, compression zstd)"
             )
             # From the footer, not read_parquet: a path is never read as a glob pattern.
-            rows = pq.read_metadata(tmp).num_rows
-            os.replace(tmp, target)
-            done.append(Exported(view, target, int(rows)))
+            staged.append((view, tmp, int(pq.read_metadata(tmp).num_rows)))
+        return snapshot_id, staged
+
+    with connect_read_only(
+        data_dir, snapshot_version=snapshot_version, snapshot_time=snapshot_time
+    ) as con:
+        # One transaction, so every view comes from the same snapshot; again if compaction
+        # overlapped it.
+        snapshot_id, staged = read_consistently(con, copy_all)
+    done = []
+    for view, tmp, rows in staged:
+        target = out_dir / f"{view}.parquet"
+        os.replace(tmp, target)
+        done.append(Exported(view, target, rows))
     manifest = {
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "snapshot_id": snapshot_id,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from docmill.tasks import catalog, storage
+from docmill.tasks.catalog import ALIAS
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 from docmill.warehouse import sql_guard
@@ -24,6 +26,17 @@ from docmill.warehouse.output import (
     render,
     write_file,
 )
+
+T = TypeVar("T")
+
+METADATA = f"__ducklake_metadata_{ALIAS}"
+# Snapshot changes that replace files by others holding the same rows (warehouse/upkeep.py).
+REWRITING_CHANGES = ("merge_adjacent", "inline_flush")
+READ_ATTEMPTS = 5
+
+
+class LakeRewritten(RuntimeError):
+    """The lake was compacted during every try of a read."""
 
 
 class WarehouseMissing(FileNotFoundError):
@@ -91,18 +104,19 @@ def connect_for_user_sql(
     return con
 
 
-@contextlib.contextmanager
 def user_query(
     data_dir: str | Path | Location,
     sql: str,
+    read: Callable[[duckdb.DuckDBPyRelation | None], T],
     *,
     allow_file_access: bool = False,
     snapshot_version: int | None = None,
     snapshot_time: dt.datetime | str | None = None,
-) -> Iterator[duckdb.DuckDBPyRelation | None]:
-    """Check every statement of `sql`, run all but the last on a locked-down connection and yield
-    the last as a relation not yet read (None for empty input). One transaction throughout, so
-    the rows shown and the rows counted come from the same snapshot.
+) -> T:
+    """Check every statement of `sql`, run all but the last on a locked-down connection and
+    return what `read` makes of the last one's relation (None for empty input). One transaction
+    throughout, so the rows shown and the rows counted come from the same snapshot; again from
+    the start if the lake was compacted meanwhile (`read_consistently`).
 
     Raises StatementRefused for a statement that would do more than read, or read a file outside
     the data directory (also while the result is read); other DuckDB errors propagate.
@@ -115,10 +129,13 @@ def user_query(
     )
     try:
         statements = sql_guard.checked_statements(con, sql)
-        con.execute("begin transaction")
-        for statement in statements[:-1]:
-            con.execute(statement)
-        yield con.sql(statements[-1].query) if statements else None
+
+        def run(con: duckdb.DuckDBPyConnection) -> T:
+            for statement in statements[:-1]:
+                con.execute(statement)
+            return read(con.sql(statements[-1].query) if statements else None)
+
+        return read_consistently(con, run)
     except duckdb.Error as err:
         refused = sql_guard.refused_file_access(err, str(storage.location(data_dir)))
         if refused is not None:
@@ -129,6 +146,53 @@ def user_query(
         raise
     finally:
         con.close()
+
+
+def read_consistently(
+    con: duckdb.DuckDBPyConnection, read: Callable[[duckdb.DuckDBPyConnection], T]
+) -> T:
+    """`read(con)` in one transaction, run again when the lake was compacted while it ran.
+
+    DuckLake 1.5.5 shows a transaction that began before a merge of adjacent files committed
+    the merged table as empty (the old files are gone from the catalog, and the merged one is
+    newer than the transaction), without an error. A merge is rare and its snapshot says what it
+    was, so a read that overlapped one is simply done again; any other commit is safe to overlap.
+    """
+    for _ in range(READ_ATTEMPTS):
+        newest = _newest_snapshot(con)
+        con.execute("begin transaction")
+        try:
+            value = read(con)
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
+            raise
+        con.execute("commit")
+        if not _rewritten_since(con, newest):
+            return value
+    raise LakeRewritten(
+        f"the lake was compacted during each of {READ_ATTEMPTS} tries of this query; run it "
+        "again when `docmill compact` (or the maintenance flow) has finished"
+    )
+
+
+def _newest_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    [(newest,)] = con.execute(
+        f"select max(snapshot_id) from {METADATA}.ducklake_snapshot"
+    ).fetchall()
+    return int(newest or 0)
+
+
+def _rewritten_since(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> bool:
+    """Whether a snapshot after `snapshot_id` rewrote files (a merge, or a flush of inlined
+    rows into files)."""
+    [(rewrites,)] = con.execute(
+        f"select count(*) from {METADATA}.ducklake_snapshot_changes where snapshot_id > ? and ("
+        + " or ".join(["changes_made like ?"] * len(REWRITING_CHANGES))
+        + ")",
+        [snapshot_id, *(f"%{change}:%" for change in REWRITING_CHANGES)],
+    ).fetchall()
+    return rewrites > 0
 
 
 def run_query(
@@ -144,17 +208,22 @@ def run_query(
 ) -> str:
     """Run `sql`, read-only, and render its (last statement's) result: at most `limit` rows,
     tables fitted to `max_width` columns (0: values whole). See `user_query` for errors."""
-    with user_query(
+
+    def read(result: duckdb.DuckDBPyRelation | None) -> tuple[list[str], list[tuple], int]:
+        if result is None:
+            return [], [], 0
+        return list(result.columns), *fetch_limited(result, limit)
+
+    columns, rows, more_rows = user_query(
         data_dir,
         sql,
+        read,
         allow_file_access=allow_file_access,
         snapshot_version=snapshot_version,
         snapshot_time=snapshot_time,
-    ) as result:
-        if result is None:
-            return ""
-        columns = list(result.columns)
-        rows, more_rows = fetch_limited(result, limit)
+    )
+    if not columns:
+        return ""
     return render(fmt, columns, rows, more_rows=more_rows, max_width=max_width)
 
 
@@ -180,13 +249,17 @@ def write_query(
                 f"{out} is inside the data directory {kept}; docmill sql writes nothing there "
                 "(choose another --out)"
             )
-    with user_query(
-        data_dir,
-        sql,
-        allow_file_access=allow_file_access,
-        snapshot_version=snapshot_version,
-        snapshot_time=snapshot_time,
-    ) as result:
+
+    def read(result: duckdb.DuckDBPyRelation | None) -> int:
         if result is None:
             raise OutputRefused("the last statement returns no rows; nothing to write")
         return write_file(result, out, kind, limit=limit)
+
+    return user_query(
+        data_dir,
+        sql,
+        read,
+        allow_file_access=allow_file_access,
+        snapshot_version=snapshot_version,
+        snapshot_time=snapshot_time,
+    )

@@ -19,7 +19,7 @@ from docmill.tasks import storage
 from docmill.tasks.entities import VALUE_LABELS
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
-from docmill.warehouse.query import connect_read_only
+from docmill.warehouse.query import connect_read_only, read_consistently
 from docmill.warehouse.report_html import (
     MAX_ROWS,
     TOP_CLUSTERS,
@@ -63,7 +63,8 @@ def write_report(data_dir: str | Path | Location, out_dir: Path | None = None) -
     data_dir = storage.location(data_dir)
     con = connect_read_only(data_dir)
     try:
-        report = collect_report(con, data_dir=data_dir)
+        # One snapshot for the whole page, read again if compaction overlapped it.
+        report = read_consistently(con, lambda con: collect_report(con, data_dir=data_dir))
     finally:
         con.close()
     out = Path(out_dir) if out_dir else Layout(data_dir).report_dir
