@@ -51,6 +51,8 @@ CATALOG_ENV = "DOCMILL_CATALOG"
 INLINE_ROWS_ENV = "DOCMILL_INLINE_ROWS"
 DEFAULT_INLINE_ROWS = 1000
 _T = TypeVar("_T")
+# The catalog database itself, as DuckLake attaches it beside the lake.
+METADATA = f"__ducklake_metadata_{ALIAS}"
 
 
 class CatalogError(StorageError):
@@ -431,3 +433,59 @@ def _redact(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@", 1)
     return url
+
+
+# Snapshot changes that replace files by others holding the same rows (warehouse/upkeep.py).
+REWRITING_CHANGES = ("merge_adjacent", "inline_flush")
+READ_ATTEMPTS = 5
+
+
+class LakeRewritten(RuntimeError):
+    """The lake was compacted during every try of a read."""
+
+
+def read_consistently(
+    con: duckdb.DuckDBPyConnection, read: Callable[[duckdb.DuckDBPyConnection], _T]
+) -> _T:
+    """`read(con)` in one transaction, run again when the lake was compacted while it ran.
+
+    DuckLake 1.5.5 shows a transaction that began before a merge of adjacent files committed
+    the merged table as empty (the old files are gone from the catalog, and the merged one is
+    newer than the transaction), without an error. A merge is rare and its snapshot says what it
+    was, so a read that overlapped one is simply done again; any other commit is safe to overlap.
+    """
+    for _ in range(READ_ATTEMPTS):
+        newest = _newest_snapshot(con)
+        con.execute("begin transaction")
+        try:
+            value = read(con)
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
+            raise
+        con.execute("commit")
+        if not _rewritten_since(con, newest):
+            return value
+    raise LakeRewritten(
+        f"the lake was compacted during each of {READ_ATTEMPTS} tries of this query; run it "
+        "again when `docmill compact` (or the maintenance flow) has finished"
+    )
+
+
+def _newest_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    [(newest,)] = con.execute(
+        f"select max(snapshot_id) from {METADATA}.ducklake_snapshot"
+    ).fetchall()
+    return int(newest or 0)
+
+
+def _rewritten_since(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> bool:
+    """Whether a snapshot after `snapshot_id` rewrote files (a merge, or a flush of inlined
+    rows into files)."""
+    [(rewrites,)] = con.execute(
+        f"select count(*) from {METADATA}.ducklake_snapshot_changes where snapshot_id > ? and ("
+        + " or ".join(["changes_made like ?"] * len(REWRITING_CHANGES))
+        + ")",
+        [snapshot_id, *(f"%{change}:%" for change in REWRITING_CHANGES)],
+    ).fetchall()
+    return rewrites > 0

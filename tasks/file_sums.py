@@ -23,12 +23,11 @@ from pathlib import Path
 import duckdb
 
 from docmill.tasks import catalog, storage
-from docmill.tasks.catalog import ALIAS
+from docmill.tasks.catalog import ALIAS, METADATA
 from docmill.tasks.storage import Location
 
 FOLDER = "_checksums"
 ALGORITHM = "blake2b-128"
-METADATA = f"__ducklake_metadata_{ALIAS}"
 _CHUNK = 1 << 20
 
 # Merged files keep the oldest snapshot of the rows they hold as theirs; the file ids, drawn from

@@ -248,7 +248,9 @@ def reading(layout: Layout) -> Iterator[duckdb.DuckDBPyConnection | None]:
 def catalog_rows(layout: Layout, sql: str, params: list | None = None) -> list[tuple]:
     """The rows of a read-only query of the catalog; none when nothing was ever published."""
     with reading(layout) as con:
-        return [] if con is None else con.execute(sql, params or []).fetchall()
+        if con is None:
+            return []
+        return catalog.read_consistently(con, lambda con: con.execute(sql, params or []).fetchall())
 
 
 def batch_manifest(layout: Layout, batch_id: str) -> dict | None:
@@ -288,8 +290,13 @@ def other_batches_signatures(layout: Layout, batch_id: str) -> pa.Table:
     with reading(layout) as con:
         if con is None:
             return schemas.SIGNATURES.empty_table()
-        return con.execute(
-            f"select doc_id, content_hash, minhash, kept from {stored_table('signatures')} "
-            "where kept and batch_id <> ? order by batch_id, doc_id",
-            [batch_id],
-        ).to_arrow_table()
+        # A signature missed here is a duplicate let through, so a merge overlapping the read
+        # (which DuckLake would show as an empty table) means reading again.
+        return catalog.read_consistently(
+            con,
+            lambda con: con.execute(
+                f"select doc_id, content_hash, minhash, kept from {stored_table('signatures')} "
+                "where kept and batch_id <> ? order by batch_id, doc_id",
+                [batch_id],
+            ).to_arrow_table(),
+        )

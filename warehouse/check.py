@@ -45,11 +45,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docmill.tasks import catalog, file_sums, schemas, storage, store
-from docmill.tasks.catalog import ALIAS, stored_table
+from docmill.tasks.catalog import ALIAS, METADATA, stored_table
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 
-METADATA = f"__ducklake_metadata_{ALIAS}"
 QUARANTINE = "_damaged"
 _READ_BATCH_ROWS = 65_536
 

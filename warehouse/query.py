@@ -3,7 +3,6 @@ never blocking) a running pipeline, at its newest snapshot or at an earlier one.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import TypeVar
 import duckdb
 
 from docmill.tasks import catalog, storage
-from docmill.tasks.catalog import ALIAS
+from docmill.tasks.catalog import read_consistently
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
 from docmill.warehouse import sql_guard
@@ -28,15 +27,6 @@ from docmill.warehouse.output import (
 )
 
 T = TypeVar("T")
-
-METADATA = f"__ducklake_metadata_{ALIAS}"
-# Snapshot changes that replace files by others holding the same rows (warehouse/upkeep.py).
-REWRITING_CHANGES = ("merge_adjacent", "inline_flush")
-READ_ATTEMPTS = 5
-
-
-class LakeRewritten(RuntimeError):
-    """The lake was compacted during every try of a read."""
 
 
 class WarehouseMissing(FileNotFoundError):
@@ -146,53 +136,6 @@ def user_query(
         raise
     finally:
         con.close()
-
-
-def read_consistently(
-    con: duckdb.DuckDBPyConnection, read: Callable[[duckdb.DuckDBPyConnection], T]
-) -> T:
-    """`read(con)` in one transaction, run again when the lake was compacted while it ran.
-
-    DuckLake 1.5.5 shows a transaction that began before a merge of adjacent files committed
-    the merged table as empty (the old files are gone from the catalog, and the merged one is
-    newer than the transaction), without an error. A merge is rare and its snapshot says what it
-    was, so a read that overlapped one is simply done again; any other commit is safe to overlap.
-    """
-    for _ in range(READ_ATTEMPTS):
-        newest = _newest_snapshot(con)
-        con.execute("begin transaction")
-        try:
-            value = read(con)
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("rollback")
-            raise
-        con.execute("commit")
-        if not _rewritten_since(con, newest):
-            return value
-    raise LakeRewritten(
-        f"the lake was compacted during each of {READ_ATTEMPTS} tries of this query; run it "
-        "again when `docmill compact` (or the maintenance flow) has finished"
-    )
-
-
-def _newest_snapshot(con: duckdb.DuckDBPyConnection) -> int:
-    [(newest,)] = con.execute(
-        f"select max(snapshot_id) from {METADATA}.ducklake_snapshot"
-    ).fetchall()
-    return int(newest or 0)
-
-
-def _rewritten_since(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> bool:
-    """Whether a snapshot after `snapshot_id` rewrote files (a merge, or a flush of inlined
-    rows into files)."""
-    [(rewrites,)] = con.execute(
-        f"select count(*) from {METADATA}.ducklake_snapshot_changes where snapshot_id > ? and ("
-        + " or ".join(["changes_made like ?"] * len(REWRITING_CHANGES))
-        + ")",
-        [snapshot_id, *(f"%{change}:%" for change in REWRITING_CHANGES)],
-    ).fetchall()
-    return rewrites > 0
 
 
 def run_query(

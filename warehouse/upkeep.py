@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from docmill.tasks import catalog, file_sums, storage, store
-from docmill.tasks.catalog import ALIAS
+from docmill.tasks.catalog import ALIAS, METADATA
 from docmill.tasks.catalog_health import mount_point
 from docmill.tasks.storage import Location
 from docmill.tasks.store import Layout
@@ -37,7 +37,6 @@ from docmill.tasks.store import Layout
 # A publish links its files into the table folders before it commits; only a file older than
 # any publish can take is surely an orphan of a killed one.
 ORPHAN_AGE = timedelta(days=1)
-METADATA = f"__ducklake_metadata_{ALIAS}"
 
 
 class UpkeepFailed(RuntimeError):
