@@ -18,6 +18,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect gives its temporary server 20 s to answer; on a busy two-core machine it can take
+    # longer, and the run then fails before any work. Waiting longer costs nothing when it is fast.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -13,6 +13,8 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("DOCMILL_DATA_DIR", None)
+# docmill fits tables to $COLUMNS; pytest-xdist's workers inherit a width, a plain run does not.
+os.environ.pop("COLUMNS", None)
 
 import pytest  # noqa: E402
 
