@@ -483,13 +483,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(err))
     settings, batch_id = checked.settings, checked.batch_id
 
-    from docmill.flows.startup import preload, warm_start
+    from docmill.flows.process import process_documents
 
     try:
-        with warm_start(settings):
-            preload(settings)
-        from docmill.flows.process import process_documents
-
         summary = process_documents(
             sources=args.sources or None,
             batch_id=batch_id,
