@@ -64,8 +64,9 @@ def check_run(sources: Sequence[str], batch_id: str | None, **overrides: object)
     if not sources and not batch_id:
         raise RunRefused("give at least one SOURCE, or --batch-id to rerun a batch")
     try:
-        # Resolved here too so that the flow run is named after the batch.
-        batch_id = validate_batch_id(batch_id or default_batch_id(resolve_sources(sources)))
+        paths = resolve_sources(sources) if sources else []
+        # Derived here too so that the flow run is named after the batch.
+        batch_id = validate_batch_id(batch_id or default_batch_id(paths))
         data_dir = storage.location(settings.data_dir)
         storage.check_usable(data_dir, writing=True)
         if storage.is_object_store(data_dir):

@@ -171,3 +171,8 @@ def test_a_rerun_of_a_recorded_batch_passes(tmp_path: Path) -> None:
     write_version(tmp_path, batch_id="b1", version="v1", docs=[Doc("d1", ["A text ."], [])])
     checked = check_run([], "b1", data_dir=str(tmp_path))
     assert checked.batch_id == "b1" and checked.data_dir == tmp_path
+
+
+def test_a_missing_source_with_a_batch_id(tmp_path: Path) -> None:
+    args = ["run", str(tmp_path / "missing"), "--batch-id", "b1", "--data-dir", str(tmp_path)]
+    assert str(tmp_path / "missing") in refuse(args)
