@@ -457,25 +457,17 @@ def _read_failed(data_dir: Location, error: Exception, what: str, hint: str = ""
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from docmill.flows.settings import load_settings
-    from docmill.tasks import storage
-    from docmill.tasks.ingest import SourceNotFound, resolve_sources
+    from docmill.flows.preflight import RunRefused, check_run
+    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.ingest import SourceNotFound
     from docmill.tasks.nlp import ModelNotInstalled
-    from docmill.tasks.plan import default_batch_id
-    from docmill.tasks.storage import DataDirUnusable, StorageError
-    from docmill.tasks.store import (
-        BatchBusy,
-        DamagedRecord,
-        InvalidBatchId,
-        Layout,
-        read_staged_plan,
-        validate_batch_id,
-    )
+    from docmill.tasks.storage import StorageError
+    from docmill.tasks.store import BatchBusy, DamagedRecord, InvalidBatchId
 
     try:
-        settings = load_settings(
+        checked = check_run(
+            args.sources,
+            args.batch_id,
             data_dir=args.data_dir,
             catalog=args.catalog,
             model=args.model,
@@ -488,21 +480,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             clean_steps=args.clean_steps,
             quality_thresholds=dict(args.quality) if args.quality else None,
         )
-        # Resolved here too so that a usage error costs no Prefect start-up, and the flow run
-        # is named after the batch.
-        if not args.sources and not args.batch_id:
-            return _fail("give at least one SOURCE, or --batch-id to rerun a batch", EXIT_USAGE)
-        batch_id = validate_batch_id(
-            args.batch_id or default_batch_id(resolve_sources(args.sources))
-        )
-        data_dir = storage.location(settings.data_dir)
-        storage.check_usable(data_dir, writing=True)
-        if not args.sources:
-            read_staged_plan(Layout.at(data_dir), batch_id)  # a damaged record stops here
-    except (ValidationError, InvalidBatchId, SourceNotFound, DataDirUnusable) as err:
+    except RunRefused as err:
         return _fail(str(err), EXIT_USAGE)
-    except DamagedRecord as err:
+    except (DamagedRecord, CatalogError) as err:
         return _fail(str(err))
+    settings, batch_id = checked.settings, checked.batch_id
 
     from docmill.flows.process import process_documents
 

@@ -437,8 +437,10 @@ def _task_runner(settings: Settings, n_shards: int):
                 "dashboard_address": None,
             }
         )
-    if settings.workers > 1:
+    if settings.workers > 1 and n_shards > 1:
         return ProcessPoolTaskRunner(max_workers=min(settings.workers, n_shards))
+    # A batch of one shard runs on a thread here whatever the workers: a worker process would
+    # spend seconds starting (interpreter, imports, the model) for the one task it runs.
     return ThreadPoolTaskRunner(max_workers=1)
 
 

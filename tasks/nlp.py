@@ -444,6 +444,25 @@ def _annotate_in_zone(nlp, chunk, max_segment_chars, batch_size) -> ChunkAnnotat
         )
 
 
+def check_model_installed(model: str) -> None:
+    """Raise ModelNotInstalled unless `model` is a model directory (with its meta.json) or an
+    installed pipeline package: what `model_identity` and `load_pipeline` will need, found
+    without importing spaCy (seconds) or the model."""
+    import importlib.metadata
+    import importlib.util
+    from pathlib import Path
+
+    if (Path(model) / "meta.json").is_file():
+        return
+    try:
+        importlib.metadata.version(model)
+        found = importlib.util.find_spec(model) is not None
+    except (importlib.metadata.PackageNotFoundError, ImportError, ValueError):
+        found = False
+    if not found:
+        raise _not_installed(model)
+
+
 def model_identity(model: str) -> str:
     """`name-version` of a pipeline without loading it (for cache keys and run records)."""
     import json

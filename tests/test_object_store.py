@@ -225,7 +225,7 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     env = _env(prefect_server, prefix, local_dir)
     monkeypatch.setenv("DOCMILL_SNAPSHOT_RETENTION_DAYS", "0")
     monkeypatch.setenv("DOCMILL_GC_GRACE_SECONDS", "0")
-    # Two worker processes write their shards into the bucket.
+    # seeds/ is one shard: with --workers 2 too the flow's process writes it into the bucket.
     first = _docmill(env, "run", str(SEEDS), "--batch-id", "seeds", "--workers", "2")
     assert first.returncode == 0, first.stderr
     on_disk = str(tmp_path / "on-disk")
