@@ -24,26 +24,30 @@ def deployments(settings: Settings) -> list:
     return [
         process_documents.to_deployment(
             name="process-documents",
-            description="Process given sources as one batch (custom runs, backfills); with no "
-            "sources, rerun the items recorded for batch_id.",
+            description="Process given sources as one batch (custom runs, backfills). With no "
+            "sources, rerun the items recorded for batch_id; force=true recomputes every shard. "
+            "The batch is published in one catalog commit.",
             tags=["docmill"],
         ),
         process_inbox.to_deployment(
             name="process-inbox",
             cron=settings.inbox_cron,
-            description="Every inbox item no batch holds yet, as a new batch.",
+            description="Every inbox item no batch holds yet, as a new batch named after the "
+            "scheduled time.",
             tags=["docmill"],
         ),
         rebuild_warehouse.to_deployment(
             name="rebuild-warehouse",
             cron=settings.maintenance_cron,
-            description="Rebuild views; remove replaced batch versions.",
+            description="Rebuild the views, expire old snapshots, delete the files no snapshot "
+            "needs, and check every file of the lake.",
             tags=["docmill"],
         ),
         compact_warehouse.to_deployment(
             name="compact-warehouse",
             cron=settings.compaction_cron,
-            description="Merge small Parquet files into few large ones; views unchanged.",
+            description="Write rows kept in the catalog to Parquet and merge small files into few "
+            "large ones; views and time travel unchanged, readers keep working.",
             tags=["docmill"],
         ),
     ]

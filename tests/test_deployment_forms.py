@@ -125,3 +125,41 @@ def test_docmill_variables_decide_the_defaults_where_the_flows_are_served_or_dep
     assert documents["quality_thresholds"] == {"min_words": 50}
     assert defaults["process-inbox"]["inbox"] == str(tmp_path / "inbox")
     assert defaults["compact-warehouse"]["grace_seconds"] == 5
+
+
+def test_served_deployments_agree_with_prefect_yaml(monkeypatch):
+    """`docmill serve` and `prefect deploy` publish the same deployments: names, flows,
+    descriptions, tags and (with no DOCMILL_*_CRON set) schedules."""
+    import yaml
+
+    from docmill.flows.serve import DEPLOYMENT_NAMES, deployments
+
+    for variable in ("DOCMILL_INBOX_CRON", "DOCMILL_MAINTENANCE_CRON", "DOCMILL_COMPACTION_CRON"):
+        monkeypatch.delenv(variable, raising=False)
+    spec = yaml.safe_load((PROJECT_ROOT / "deployments" / "prefect.yaml").read_text())
+    flows_by_entrypoint = {
+        "flows/process.py:process_documents": process_documents.name,
+        "flows/inbox.py:process_inbox": process_inbox.name,
+        "flows/maintenance.py:rebuild_warehouse": rebuild_warehouse.name,
+        "flows/maintenance.py:compact_warehouse": compact_warehouse.name,
+    }
+    declared = {
+        entry["name"]: {
+            "flow": flows_by_entrypoint[entry["entrypoint"]],
+            "description": " ".join(entry["description"].split()),
+            "tags": entry["tags"],
+            "crons": [schedule["cron"] for schedule in entry.get("schedules", [])],
+        }
+        for entry in spec["deployments"]
+    }
+    served = {
+        deployment.name: {
+            "flow": deployment.flow_name,
+            "description": deployment.description,
+            "tags": deployment.tags,
+            "crons": [schedule.schedule.cron for schedule in deployment.schedules or []],
+        }
+        for deployment in deployments(Settings())
+    }
+    assert served == declared
+    assert sorted(DEPLOYMENT_NAMES) == sorted(declared)
