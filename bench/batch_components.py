@@ -23,7 +23,8 @@ from spacy.attrs import DEP, ENT_IOB, ENT_TYPE, HEAD, LEMMA, MORPH, ORTH, POS, S
 
 from docmill.flows.bench import load_corpus
 from docmill.tasks.clean import paragraph_spans
-from docmill.tasks.nlp import DEFAULT_MODEL, load_pipeline
+from docmill.tasks.nlp import load_pipeline
+from docmill.tasks.options import DEFAULT_MODEL
 
 COMPARED = [ORTH, LEMMA, POS, TAG, DEP, MORPH, HEAD, ENT_TYPE, ENT_IOB, SENT_START]
 

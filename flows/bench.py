@@ -26,7 +26,8 @@ import psutil
 
 from docmill.tasks.clean import DEFAULT_STEPS, clean_document, paragraph_spans
 from docmill.tasks.ingest import plan_items, read_items, resolve_sources
-from docmill.tasks.nlp import DEFAULT_MODEL, load_pipeline
+from docmill.tasks.nlp import load_pipeline
+from docmill.tasks.options import DEFAULT_MODEL
 from docmill.tasks.records import ItemRejected
 
 

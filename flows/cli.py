@@ -8,7 +8,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
+
+from docmill.tasks.options import DedupMode, Profile, TaskRunnerKind
 
 if TYPE_CHECKING:
     from docmill.tasks.storage import Location
@@ -70,14 +72,14 @@ def _parser() -> argparse.ArgumentParser:
     _task_runner_options(run, default="$DOCMILL_TASK_RUNNER or local")
     run.add_argument(
         "--profile",
-        choices=["accurate", "fast"],
+        choices=get_args(Profile),
         help="accurate: the full pipeline; fast: a sentence recogniser instead of the parser "
         "(default: $DOCMILL_PROFILE or accurate)",
     )
     run.add_argument("--force", action="store_true", help="recompute every shard")
     run.add_argument(
         "--dedup",
-        choices=["near", "exact", "off"],
+        choices=get_args(DedupMode),
         help="near: exact + MinHash near duplicates; exact: same cleaned text; off "
         "(default: $DOCMILL_DEDUP or near)",
     )
@@ -218,7 +220,7 @@ def _parser() -> argparse.ArgumentParser:
     _model_option(bench)
     bench.add_argument(
         "--dedup",
-        choices=["near", "exact", "off"],
+        choices=get_args(DedupMode),
         default="near",
         help="dedup mode of the flow; duplicates are found, then tagged anyway "
         "(default: %(default)s)",
@@ -357,7 +359,7 @@ def _model_option(parser: argparse.ArgumentParser) -> None:
 def _profile_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
-        choices=["accurate", "fast"],
+        choices=get_args(Profile),
         default="accurate",
         help="accurate: the full pipeline; fast: a sentence recogniser instead of the parser "
         "(default: %(default)s)",
@@ -373,7 +375,7 @@ def _json_option(parser: argparse.ArgumentParser) -> None:
 def _task_runner_options(parser: argparse.ArgumentParser, *, default: str) -> None:
     parser.add_argument(
         "--task-runner",
-        choices=["local", "dask"],
+        choices=get_args(TaskRunnerKind),
         help=f"local: worker processes here; dask: shards run on a Dask cluster "
         f"(default: {default})",
     )
@@ -770,7 +772,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from docmill.flows.bench import format_report, run_bench
     from docmill.tasks.ingest import SourceNotFound
-    from docmill.tasks.nlp import DEFAULT_MODEL
+    from docmill.tasks.options import DEFAULT_MODEL
 
     try:
         figures = run_bench(
@@ -795,7 +797,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from docmill.flows.evaluate import evaluate, format_report
     from docmill.tasks.gold import GoldFormatError
-    from docmill.tasks.nlp import DEFAULT_MODEL, ModelNotInstalled
+    from docmill.tasks.nlp import ModelNotInstalled
+    from docmill.tasks.options import DEFAULT_MODEL
 
     try:
         report = evaluate(

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from docmill.tasks.gold import ONTONOTES_TO_CONLL, GoldDocument, GoldSet, load_gold
-from docmill.tasks.nlp import DEFAULT_MODEL
+from docmill.tasks.options import DEFAULT_MODEL
 from docmill.tasks.scoring import Prediction, offset_map, score
 
 SYSTEMS = ("docmill", "spacy")

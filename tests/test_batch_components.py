@@ -13,7 +13,8 @@ from spacy.tokens import Doc
 
 from docmill.tasks import batch_components
 from docmill.tasks.batch_components import BatchAttributeRuler, BatchLemmatizer, Unsupported
-from docmill.tasks.nlp import DEFAULT_MODEL, load_pipeline
+from docmill.tasks.nlp import load_pipeline
+from docmill.tasks.options import DEFAULT_MODEL
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 COMPARED = [ORTH, LEMMA, POS, TAG, DEP, MORPH, HEAD, ENT_TYPE, ENT_IOB, SENT_START]

@@ -275,7 +275,7 @@ def test_run_help_states_the_settings_defaults(option, setting):
 
 @pytest.mark.parametrize("command", ["bench", "eval"])
 def test_bench_and_eval_state_the_default_model(command):
-    from docmill.tasks.nlp import DEFAULT_MODEL
+    from docmill.tasks.options import DEFAULT_MODEL
 
     [text] = [
         text

@@ -111,7 +111,8 @@ def test_entity_repairs_are_counted_and_applied_to_tokens(nlp):
 
 @pytest.mark.model
 def test_fast_profile_runs_without_noun_chunks():
-    from docmill.tasks.nlp import DEFAULT_MODEL, load_pipeline
+    from docmill.tasks.nlp import load_pipeline
+    from docmill.tasks.options import DEFAULT_MODEL
 
     fast = load_pipeline(DEFAULT_MODEL, "fast")
     assert "parser" not in fast.pipe_names
