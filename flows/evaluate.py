@@ -19,8 +19,6 @@ from docmill.tasks.gold import ONTONOTES_TO_CONLL, GoldDocument, GoldSet, load_g
 from docmill.tasks.options import DEFAULT_MODEL
 from docmill.tasks.scoring import Prediction, offset_map, score
 
-SYSTEMS = ("docmill", "spacy")
-
 
 def evaluate(
     kind: str,

@@ -12,13 +12,6 @@ from docmill.flows.maintenance import compact_warehouse, rebuild_warehouse
 from docmill.flows.process import process_documents
 from docmill.flows.settings import Settings
 
-DEPLOYMENT_NAMES = (
-    "process-documents",
-    "process-inbox",
-    "rebuild-warehouse",
-    "compact-warehouse",
-)
-
 
 def deployments(settings: Settings) -> list:
     return [

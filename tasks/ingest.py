@@ -178,25 +178,6 @@ def _csv_records(f: IO[bytes]) -> Iterator[_Record]:
         start = lines.offset
 
 
-def read_item(
-    item: SourceItem,
-    *,
-    max_bytes: int = MAX_BYTES,
-    max_gzip_bytes: int = MAX_GZIP_BYTES,
-    html: HtmlOptions = _HTML_DEFAULTS,
-) -> Document:
-    """Read, decode and parse one planned item into a raw (uncleaned) Document.
-
-    Raises ItemRejected with reason empty, binary, malformed_json, missing_text, too_large,
-    unreadable or changed (the file no longer matches its plan).
-    """
-    results = read_items([item], max_bytes=max_bytes, max_gzip_bytes=max_gzip_bytes, html=html)
-    result = next(results)[1]
-    if isinstance(result, ItemRejected):
-        raise result
-    return result
-
-
 def read_items(
     items: Iterable[SourceItem],
     *,
@@ -204,7 +185,10 @@ def read_items(
     max_gzip_bytes: int = MAX_GZIP_BYTES,
     html: HtmlOptions = _HTML_DEFAULTS,
 ) -> Iterator[tuple[SourceItem, Document | ItemRejected]]:
-    """`read_item` over many items; keeps a file open across its records (gzip cannot seek back).
+    """Read, decode and parse planned items into raw (uncleaned) Documents, or the ItemRejected
+    that says why not (empty, binary, malformed_json, missing_text, too_large, unreadable, or
+    changed: the file no longer matches its plan). Keeps a file open across its records (gzip
+    cannot seek back).
 
     `html` says how HTML pages are extracted (trafilatura or not, time limit per page).
     """

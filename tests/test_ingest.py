@@ -8,7 +8,6 @@ import pytest
 from docmill.tasks.ingest import (
     SourceNotFound,
     plan_items,
-    read_item,
     read_items,
     resolve_sources,
     scan_sources,
@@ -22,6 +21,14 @@ def write(path: Path, data: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)
     return path
+
+
+def read_item(item, **limits: int):
+    """One planned item as a batch reads it: its Document, or its ItemRejected raised."""
+    [(_, result)] = read_items([item], **limits)
+    if isinstance(result, ItemRejected):
+        raise result
+    return result
 
 
 def read_one(path: Path, **limits: int):

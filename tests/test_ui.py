@@ -26,7 +26,8 @@ from conftest import PROJECT_ROOT, SEEDS
 from corpus_factory import write_corpus
 from ui_driver import PrefectUI, chromium_executable, evidence, launch, new_context
 
-from docmill.flows.serve import DEPLOYMENT_NAMES
+from docmill.flows.serve import deployments
+from docmill.flows.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.prefect, pytest.mark.model]
 
@@ -198,7 +199,7 @@ def stack(tmp_path_factory):
         deadline = time.monotonic() + 90
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                for name in DEPLOYMENT_NAMES:
+                for name in (deployment.name for deployment in deployments(Settings())):
                     ready.deployment_id(name)
                 break
             assert processes[1].poll() is None, _tail(serve_log)
