@@ -487,6 +487,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (DamagedRecord, CatalogError) as err:
         return _fail(str(err))
     settings, batch_id = checked.settings, checked.batch_id
+    if checked.left_out:
+        print(f"docmill: {checked.left_out}", file=sys.stderr)
 
     from docmill.flows.process import process_documents
 

@@ -21,9 +21,10 @@ from pydantic_settings import SettingsError
 from docmill.flows.settings import Settings, load_settings
 from docmill.tasks import storage
 from docmill.tasks.catalog import CatalogError
-from docmill.tasks.ingest import SourceNotFound, resolve_sources
+from docmill.tasks.ingest import SourceNotFound
 from docmill.tasks.nlp import ModelNotInstalled, check_model_installed
 from docmill.tasks.plan import default_batch_id
+from docmill.tasks.sources import SourceScan, describe_skipped, scan_sources
 from docmill.tasks.store import InvalidBatchId, Layout, read_staged_plan, validate_batch_id
 
 # The options that set each setting, for messages; other settings are named by variable only.
@@ -51,6 +52,7 @@ class RunChecked:
     settings: Settings
     batch_id: str
     data_dir: storage.Location
+    left_out: str | None = None  # the files of folders and globs skipped for their suffix
 
 
 def check_run(sources: Sequence[str], batch_id: str | None, **overrides: object) -> RunChecked:
@@ -64,7 +66,8 @@ def check_run(sources: Sequence[str], batch_id: str | None, **overrides: object)
     if not sources and not batch_id:
         raise RunRefused("give at least one SOURCE, or --batch-id to rerun a batch")
     try:
-        paths = resolve_sources(sources) if sources else []
+        scan = scan_sources(sources) if sources else SourceScan([], [])
+        paths = scan.paths
         # Derived here too so that the flow run is named after the batch.
         batch_id = validate_batch_id(batch_id or default_batch_id(paths))
         data_dir = storage.location(settings.data_dir)
@@ -78,7 +81,7 @@ def check_run(sources: Sequence[str], batch_id: str | None, **overrides: object)
         check_dask_address(settings.dask_address)
     if not sources:
         _check_recorded(Layout.at(data_dir), batch_id)
-    return RunChecked(settings, batch_id, data_dir)
+    return RunChecked(settings, batch_id, data_dir, describe_skipped(scan.skipped))
 
 
 def _settings(overrides: dict[str, object]) -> Settings:

@@ -18,6 +18,7 @@ import errno
 import fnmatch
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -91,6 +92,22 @@ def scan_sources(sources: Sequence[str]) -> SourceScan:
         found |= wanted
         skipped.update(identity_path(f) for f in files if not file_format(f)[0])
     return SourceScan(paths=sorted(found), skipped=sorted(skipped - found))
+
+
+def describe_skipped(skipped: Sequence[Path]) -> str | None:
+    """One line for the files folders and globs held that a run leaves out for their suffix
+    (None when there are none): how many, of which suffixes, and what would read them."""
+    if not skipped:
+        return None
+    by_suffix = Counter(Path(path).suffix.lower() or "no suffix" for path in skipped)
+    shown = ", ".join(f"{suffix} {n}" for suffix, n in by_suffix.most_common(5))
+    if len(by_suffix) > 5:
+        shown += f", {len(by_suffix) - 5} other suffixes"
+    supported = " ".join(sorted(FORMATS)) + " (and .gz of each)"
+    return (
+        f"{len(skipped)} file(s) left out for their suffix ({shown}); docmill reads {supported} "
+        "from folders and globs; name a file itself to read it as text"
+    )
 
 
 def resolve_sources(sources: Sequence[str]) -> list[Path]:

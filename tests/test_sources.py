@@ -287,3 +287,26 @@ def test_a_file_swapped_for_a_fifo_after_planning_is_not_read(tmp_path: Path, mo
         "special_file",
         f"{path} is no longer a regular file; not read",
     )
+
+
+def test_files_left_out_for_their_suffix_are_named_before_a_run(tmp_path: Path) -> None:
+    from docmill.flows.preflight import check_run
+
+    corpus = tmp_path / "corpus"
+    for name in ("story.txt", "scan.pdf", "SCAN2.PDF", "notes.docx", "deep/more.pdf"):
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / name).write_text("text")
+    checked = check_run([str(corpus)], None, data_dir=str(tmp_path / "data"))
+    assert checked.left_out is not None
+    assert checked.left_out.startswith("4 file(s) left out for their suffix (.pdf 3, .docx 1)")
+    assert ".txt" in checked.left_out and ".jsonl" in checked.left_out
+    named = check_run([str(corpus / "scan.pdf")], None, data_dir=str(tmp_path / "data"))
+    assert named.left_out is None  # a file named itself is read as text
+
+
+def test_nothing_left_out_says_nothing() -> None:
+    from docmill.tasks.sources import describe_skipped
+
+    assert describe_skipped([]) is None
+    many = [Path(f"f{n}.x{n}") for n in range(7)]
+    assert "(.x0 1, .x1 1, .x2 1, .x3 1, .x4 1, 2 other suffixes)" in describe_skipped(many)
