@@ -113,10 +113,11 @@ def _mapped(pred: Prediction, offsets: list[int]) -> Prediction:
 
 
 def spacy_predictions(docs: list[GoldDocument], *, model: str) -> dict[str, Prediction]:
-    """Bare spaCy: the plain pipeline of `model` over the raw texts, nothing around it."""
-    import spacy
+    """Bare spaCy: the plain pipeline of `model` (spaCy's own components) over the raw texts,
+    nothing around it."""
+    from docmill.tasks.nlp import load_pipeline
 
-    nlp = spacy.load(model)
+    nlp = load_pipeline(model, "accurate", batch_components=False)
     predictions = {}
     for gold, doc in zip(docs, nlp.pipe(d.text for d in docs), strict=True):
         predictions[gold.doc_id] = Prediction(
