@@ -444,10 +444,9 @@ def _task_runner(settings: Settings, n_shards: int):
     return ThreadPoolTaskRunner(max_workers=1)
 
 
-# Dask's defaults cost spaCy work ~15 % (measured on 600 BBC articles, tag seconds 49.9 vs
-# 42.7 with these, 39.7 with the process pool): a fixed MALLOC_TRIM_THRESHOLD_ makes glibc give
-# memory back after every few frees, and the statistical profiler samples the task thread
-# every 10 ms.
+# Two Dask defaults slow spaCy's allocation-heavy work (figures: docs/performance.md, "The Dask
+# task runner"): a fixed MALLOC_TRIM_THRESHOLD_ makes glibc give memory back after every few
+# frees, and the statistical profiler samples the task thread every 10 ms.
 LOCAL_CLUSTER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,

@@ -23,15 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Below this many letters the n-gram evidence is too thin: on paragraphs of 10-19 letters
-# py3langid was right 45% of the time (19% below 10), at 20-39 letters 82%, at 40-79 93%, from
-# 80 on 98-99.8% (bench/language_id.py). Shorter text gets `LanguageGuess(None, 0.0)`.
+# Below this many letters py3langid is right too rarely to label anything (accuracy by length:
+# docs/cleaning.md, "Language"). Shorter text gets `LanguageGuess(None, 0.0)`.
 MIN_LETTERS = 20
 
-# Long texts are identified from a bounded sample: the cost is linear in bytes (a pure Python
-# automaton walk, ~0.25 ms per KB, so 0.5 s for a 2 MB document), while 1,500 characters of
-# prose are conclusive (every benchmark document right, BBC scores >= 0.99). Three windows
-# (start, middle, end) rather than a prefix, so a foreign-language preamble or boilerplate
-# header does not decide a long document alone.
+# Long texts are identified from a bounded sample, because py3langid's cost grows with the bytes
+# while a few windows of prose already decide (figures: docs/cleaning.md). Three windows (start,
+# middle, end) rather than a prefix, so a foreign-language preamble or boilerplate header does
+# not decide a long document alone.
 SAMPLE_WINDOW_CHARS = 500
 SAMPLE_WINDOWS = 3
 
