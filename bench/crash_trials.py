@@ -162,6 +162,8 @@ def main() -> None:
         sys.exit(f"{args.corpus}: {len(files)} files; --docs {args.docs} needs 1.5 times as many")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCMILL_", "PREFECT_API"))}
     env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DOCMILL_REFRESH_REPORT="false")
+    # Prefect gives its temporary server 20 s to start, too few on a busy machine.
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     with tempfile.TemporaryDirectory(prefix="docmill-crash-") as work:
         work = Path(work)
         sets = {}
