@@ -216,7 +216,22 @@ def main() -> None:
             published = new if code == 0 else published
             results.append(got)
             print(json.dumps(got), flush=True)
+            if args.json:  # after every trial, so a run cut short keeps its figures
+                payload = {
+                    "corpus": str(args.corpus),
+                    "docs": args.docs,
+                    "workers": args.workers,
+                    "full_run_s": round(run_s, 1),
+                    "reference_rows": reference,
+                    "summary": summarize(results, kinds),
+                    "trials": results,
+                }
+                args.json.write_text(json.dumps(payload, indent=1) + "\n")
 
+    print(json.dumps(summarize(results, kinds), indent=1))
+
+
+def summarize(results: list[dict], kinds: list[str]) -> dict:
     summary = {}
     for kind in kinds:
         mine = [r for r in results if r["kind"] == kind]
@@ -229,6 +244,7 @@ def main() -> None:
             "batch_new": sum(r["batch_after_kill"] == "new" for r in mine),
             "batch_mixed": sum(r["batch_after_kill"] == "MIXED" for r in mine),
             "rerun_complete": sum(r["rerun_complete"] for r in mine),
+            "rerun_reused_shards": sum(bool(r["rerun_shards_reused"]) for r in mine),
             "duplicates": sum(r["duplicates"] for r in mine),
             "runs_with_leftover_processes": sum(bool(r["leftover"]) for r in mine),
             "exit_s_median": round(statistics.median(exits), 2) if exits else None,
@@ -236,18 +252,7 @@ def main() -> None:
             "not_exited_in_time": sum(r.get("exit_s", 0) is None for r in hit),
             "cancelled_in_prefect": sum(r.get("cancelled_in_prefect", False) for r in hit),
         }
-        print(kind, json.dumps(summary[kind]))
-    if args.json:
-        payload = {
-            "corpus": str(args.corpus),
-            "docs": args.docs,
-            "workers": args.workers,
-            "full_run_s": round(run_s, 1),
-            "reference_rows": reference,
-            "summary": summary,
-            "trials": results,
-        }
-        args.json.write_text(json.dumps(payload, indent=1) + "\n")
+    return summary
 
 
 if __name__ == "__main__":
