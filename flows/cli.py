@@ -504,11 +504,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from prefect.exceptions import CancelledRun
 
-    from docmill.flows.lifecycle import temporary_api
+    from docmill.flows.lifecycle import RunInterrupted, stop_on_signals, temporary_api
     from docmill.flows.process import process_documents
 
     try:
-        with temporary_api():
+        with stop_on_signals() as stop, temporary_api():
+            stop.check()
             summary = process_documents(
                 sources=args.sources or None,
                 batch_id=batch_id,
@@ -524,7 +525,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 clean_steps=settings.clean_steps,
                 quality_thresholds=settings.quality_thresholds,
             )
-    except (KeyboardInterrupt, CancelledRun) as err:
+    except (KeyboardInterrupt, CancelledRun, RunInterrupted) as err:
         # Ctrl-C or SIGTERM (flows/lifecycle.py); a rerun reuses the shards that finished.
         return _fail(f"the run was stopped: {str(err) or 'interrupted'}", EXIT_STOPPED)
     except (

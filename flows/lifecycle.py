@@ -85,24 +85,37 @@ def _exit_later(signum: int) -> None:
     os._exit(128 + signum)
 
 
+# The request of the outermost `stop_on_signals` open in this process; inner ones share it.
+_active: StopRequest | None = None
+
+
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
     """SIGINT and SIGTERM request a stop instead of raising wherever the main thread happens to
-    be (inside Prefect's client, a KeyboardInterrupt turned into other errors and left the
-    workers and the process hanging). Outside the main thread signals cannot be handled: the
-    request then never fires."""
-    stop = StopRequest()
+    be (inside Prefect's client a KeyboardInterrupt turned into other errors, or was lost, and
+    left the workers and the process hanging). `docmill run` opens it before Prefect starts,
+    the flow again (a deployment's run has no `docmill run` around it): one request for both.
+    Outside the main thread signals cannot be handled: the request then never fires."""
+    global _active
+    outermost = _active is None
+    stop = _active or StopRequest()
     previous = {}
     if threading.current_thread() is threading.main_thread():
+        # Installed again by an inner one: Prefect's flow engine puts its own SIGTERM handler
+        # (an exception raised anywhere) in between.
         for signum in _STOP_SIGNALS:
             previous[signum] = signal.signal(signum, stop._received)
-    stop._on_stop.append(lifeline.stop_local_work)
+    if outermost:
+        stop._on_stop.append(lifeline.stop_local_work)
+        _active = stop
     try:
         yield stop
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        lifeline.resume_local_work()
+        if outermost:
+            _active = None
+            lifeline.resume_local_work()
 
 
 class TiedProcessPool(ProcessPoolTaskRunner):
