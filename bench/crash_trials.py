@@ -155,6 +155,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
+    # Started in the background by a shell, this script (and every run it starts) would ignore
+    # SIGINT, which a run started from a terminal never does; a handler resets it in the runs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = random.Random(args.seed)
 
     files = sorted(p for p in args.corpus.rglob("*") if p.is_file())
