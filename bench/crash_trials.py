@@ -109,7 +109,8 @@ def trial(kind: str, command: list[str], env: dict, at_s: float, log: Path) -> d
     deadline = run.started + at_s
     while time.monotonic() < deadline and run.proc.poll() is None:
         time.sleep(0.05)
-    if run.proc.poll() is not None:
+    if run.proc.poll() is not None:  # finished before its moment came: counted apart
+        time.sleep(LEFTOVER_AFTER_S)
         run.stop_watching()
         return {"signalled": False, "exit_code": run.proc.returncode, "leftover": run.alive()}
     run.collect()
