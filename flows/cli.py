@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from docmill.tasks.storage import Location
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_STOPPED = 130  # as a shell reports a command ended by Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -490,24 +491,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if checked.left_out:
         print(f"docmill: {checked.left_out}", file=sys.stderr)
 
+    from prefect.exceptions import CancelledRun
+
+    from docmill.flows.lifecycle import RunInterrupted, stop_on_signals, temporary_api
     from docmill.flows.process import process_documents
 
     try:
-        summary = process_documents(
-            sources=args.sources or None,
-            batch_id=batch_id,
-            data_dir=str(settings.data_dir),
-            model=settings.model,
-            workers=settings.workers,
-            task_runner=settings.task_runner,
-            dask_address=settings.dask_address,
-            force=args.force,
-            profile=settings.profile,
-            dedup=settings.dedup,
-            tag_duplicates=settings.tag_duplicates,
-            clean_steps=settings.clean_steps,
-            quality_thresholds=settings.quality_thresholds,
-        )
+        with stop_on_signals() as stop, temporary_api():
+            stop.check()
+            summary = process_documents(
+                sources=args.sources or None,
+                batch_id=batch_id,
+                data_dir=str(settings.data_dir),
+                model=settings.model,
+                workers=settings.workers,
+                task_runner=settings.task_runner,
+                dask_address=settings.dask_address,
+                force=args.force,
+                profile=settings.profile,
+                dedup=settings.dedup,
+                tag_duplicates=settings.tag_duplicates,
+                clean_steps=settings.clean_steps,
+                quality_thresholds=settings.quality_thresholds,
+            )
+    except (KeyboardInterrupt, CancelledRun, RunInterrupted) as err:
+        # Ctrl-C or SIGTERM (flows/lifecycle.py); a rerun reuses the shards that finished.
+        return _fail(f"the run was stopped: {str(err) or 'interrupted'}", EXIT_STOPPED)
     except (
         SourceNotFound,
         InvalidBatchId,

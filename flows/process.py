@@ -22,9 +22,11 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
-from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+from prefect.states import Cancelled
+from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BeforeValidator
 
+from docmill.flows.lifecycle import RunInterrupted, StopRequest, TiedProcessPool, stop_on_signals
 from docmill.flows.progress import ShardProgress
 from docmill.flows.reporting import merge_counts, publish_artifacts, run_record, stage_seconds
 from docmill.flows.settings import (
@@ -173,6 +175,15 @@ def process_documents(
         task_runner=task_runner,
         dask_address=dask_address,
     )
+    try:
+        return _process(sources, batch_id, settings, force)
+    except RunInterrupted as err:
+        # A person stopped it: Cancelled, not a failure of the pipeline (the lake's runs row
+        # says failed, with the reason).
+        return Cancelled(message=str(err))
+
+
+def _process(sources: Sequence[str], batch_id: str, settings: Settings, force: bool) -> dict:
     if sources:
         paths = resolve_sources(sources)
         batch_id = store.validate_batch_id(batch_id or default_batch_id(paths))
@@ -236,7 +247,10 @@ def run_batch(
     )
     record = run_record(run_id, batch_id, started_at, options.model_id)
     try:
-        with store.batch_lock(layout, batch_id, wait_seconds=settings.lock_wait_seconds):
+        with (
+            stop_on_signals() as stop,
+            store.batch_lock(layout, batch_id, wait_seconds=settings.lock_wait_seconds),
+        ):
             stale = store.discard_stale_staging(layout, batch_id)
             if stale:
                 logger.info("removed %d half-written staging directories of a dead run", stale)
@@ -255,6 +269,7 @@ def run_batch(
                 record.update(status="nothing_new", finished_at=datetime.now(UTC))
                 lake.write_run_record(layout, record)
                 return {**record, "data_dir": str(layout.data_dir), "top_entities": []}
+            stop.check()
             store.write_staged_plan(layout, batch_id, plan.manifest())
             parent_seconds = {"plan": time.perf_counter() - stage_clock}
             logger.info(
@@ -265,7 +280,7 @@ def run_batch(
                 layout.data_dir,
             )
             stage_clock = time.perf_counter()
-            shards = _run_shards(plan, layout, run_id, options, settings, force)
+            shards = _run_shards(plan, layout, run_id, options, settings, force, stop)
             parent_seconds.update(shards.seconds, shards_wall=time.perf_counter() - stage_clock)
             results = shards.results
             stage_clock = time.perf_counter()
@@ -275,6 +290,7 @@ def run_batch(
             shard_dirs = [str(layout.shard_dir(batch_id, s.shard_key)) for s in shards.specs]
             shard_dirs.append(str(_stage_planning_rejects(layout, plan, run_id)))
             record.update(_totals(plan, shards, parent_seconds), status="completed")
+            stop.check()  # the last moment a stop leaves the published batch as it was
             # The run's row commits with the batch: a published batch is never left recorded
             # as failed, and a failed publish never as completed.
             published = publish_task(
@@ -347,6 +363,7 @@ def _run_shards(
     options: ProcessingOptions,
     settings: Settings,
     force: bool,
+    stop: StopRequest,
 ) -> ShardsDone:
     """Prepare every shard, decide duplicates over the whole batch, then tag every shard.
 
@@ -371,9 +388,15 @@ def _run_shards(
     runner = _task_runner(settings, len(prepare_specs))
     seconds: dict[str, float] = {}
     size = [sum(i.n_bytes for i in items) for items in plan.shards]
-    with _workers_use_this_api(), _local_cluster_config(settings), runner:
+    stop_workers = getattr(runner, "stop_workers", None) or (lambda: None)
+    with (
+        _workers_use_this_api(),
+        _local_cluster_config(settings),
+        runner,
+        stop.calling(stop_workers),
+    ):
         clock = time.perf_counter()
-        prepared = _fan_out(runner, prepare_shard_task, prepare_specs, "prepare", size)
+        prepared = _fan_out(runner, prepare_shard_task, prepare_specs, "prepare", size, stop)
         seconds["prepare_wall"] = time.perf_counter() - clock
         logger.info(
             "prepared %d shards: %d documents, %d rejected",
@@ -393,6 +416,7 @@ def _run_shards(
             options.near_duplicate_threshold,
         )
         seconds["dedup"] = time.perf_counter() - clock
+        stop.check()
         logger.info(
             "%d duplicates (%d exact, %d near)",
             len(duplicates),
@@ -416,7 +440,7 @@ def _run_shards(
             result.entity_counts = []
 
         with progress:
-            results = _fan_out(runner, process_shard_task, specs, "shard", size, on_result)
+            results = _fan_out(runner, process_shard_task, specs, "shard", size, stop, on_result)
     return ShardsDone(prepared, specs, results, seconds, entity_totals)
 
 
@@ -438,7 +462,7 @@ def _task_runner(settings: Settings, n_shards: int):
             }
         )
     if settings.workers > 1 and n_shards > 1:
-        return ProcessPoolTaskRunner(max_workers=min(settings.workers, n_shards))
+        return TiedProcessPool(max_workers=min(settings.workers, n_shards))
     # A batch of one shard runs on a thread here whatever the workers: a worker process would
     # spend seconds starting (interpreter, imports, the model) for the one task it runs.
     return ThreadPoolTaskRunner(max_workers=1)
@@ -510,9 +534,12 @@ def _shard_spec(
     )
 
 
-def _fan_out(runner, task_fn, specs: list, what: str, size: list[int], on_result=None) -> list:
+def _fan_out(
+    runner, task_fn, specs: list, what: str, size: list[int], stop: StopRequest, on_result=None
+) -> list:
     """Submit one task per spec, largest first (so the ones left when cores fall idle are
-    small), collect results in shard order; raise ShardsFailed if any failed."""
+    small), collect results in shard order; raise ShardsFailed if any failed, RunInterrupted
+    as soon as a stop signal ends the workers."""
     if not specs:
         return []
     logger = get_run_logger()
@@ -520,9 +547,11 @@ def _fan_out(runner, task_fn, specs: list, what: str, size: list[int], on_result
     by_size = sorted(specs, key=lambda spec: -size[spec.shard_no])
     futures = [runner.submit(task_fn, {"spec": spec}) for spec in by_size]
     for future in as_completed(futures):
+        stop.check()
         try:
             result = future.result()
         except Exception as err:
+            stop.check()
             failures.append(f"{type(err).__name__}: {err}")
             logger.error("a %s task failed: %s", what, err)
             continue

@@ -39,7 +39,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docmill.tasks import catalog, schemas, storage
+from docmill.tasks import catalog, lifeline, schemas, storage
 from docmill.tasks.storage import Location
 
 BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -168,6 +168,7 @@ class ShardWriter:
         self._writers: dict[str, pq.ParquetWriter] = {}
 
     def write(self, name: str, table: pa.Table) -> None:
+        lifeline.check_run_alive()
         if table.num_rows == 0 and name in self._writers:
             return
         writer = self._writers.get(name)
@@ -194,10 +195,13 @@ class ShardWriter:
         for writer in self._writers.values():
             writer.close()
         crash_point("shard_before_marker")
+        # A worker whose run died must not complete a shard a rerun may be writing.
+        lifeline.check_run_alive()
         _write_json(self.work_dir / SUCCESS_MARKER, summary)
         if storage.is_object_store(self.final_dir):
             return
         fsync_tree(self.work_dir)
+        lifeline.check_run_alive()
         if self.final_dir.exists():
             shutil.rmtree(self.final_dir)
         os.rename(self.work_dir, self.final_dir)

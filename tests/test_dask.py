@@ -74,7 +74,7 @@ def test_dask_local_cluster_gives_the_same_views_as_the_local_runner(
         assert summary["status"] == "completed"
         assert summary["n_shards"] > 2  # shards really fan out to both workers
         results[runner] = view_contents(data_dir)
-    assert runners_used == ["ProcessPoolTaskRunner", "DaskTaskRunner"]
+    assert runners_used == ["TiedProcessPool", "DaskTaskRunner"]
     local, dask = results["local"], results["dask"]
     assert len(local["documents"]) == 66 and len(local["rejects"]) == 1
     assert local["tokens"] and local["entities"]

@@ -18,8 +18,8 @@ from docmill.flows.settings import Settings
         (1, 1, "ThreadPoolTaskRunner"),
         (1, 8, "ThreadPoolTaskRunner"),
         (2, 1, "ThreadPoolTaskRunner"),
-        (2, 8, "ProcessPoolTaskRunner"),
-        (4, 2, "ProcessPoolTaskRunner"),
+        (2, 8, "TiedProcessPool"),
+        (4, 2, "TiedProcessPool"),
     ],
 )
 def test_where_the_shards_run(workers: int, n_shards: int, runner: str) -> None:
@@ -27,7 +27,7 @@ def test_where_the_shards_run(workers: int, n_shards: int, runner: str) -> None:
 
     chosen = _task_runner(Settings(workers=workers), n_shards)
     assert type(chosen).__name__ == runner
-    if runner == "ProcessPoolTaskRunner":
+    if runner == "TiedProcessPool":
         assert chosen._max_workers == min(workers, n_shards)
 
 
