@@ -72,10 +72,9 @@ def test_every_command_works_in_a_hostile_path(tmp_path: Path, capsys, name: str
     run("compact", "--grace-seconds", "0")
     run("check")
     run("export", "--all", "--out", str(out / "export"))
-    assert pq.read_table(out / "export" / "documents.parquet").column("text").to_pylist() == [
-        "Xi Jinping visited Seoul again .",
-        "Seoul .",
-    ]
+    # A view has no row order; the export holds the same rows.
+    exported = pq.read_table(out / "export" / "documents.parquet").column("text").to_pylist()
+    assert sorted(exported) == ["Seoul .", "Xi Jinping visited Seoul again ."]
     run("report", "--out", str(out / "report"))
     statements = run("shell", "--print-sql")
     con = duckdb.connect()

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from item_reader import read_item
 
 from docmill.tasks.ingest import (
     SourceNotFound,
@@ -21,14 +22,6 @@ def write(path: Path, data: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)
     return path
-
-
-def read_item(item, **limits: int):
-    """One planned item as a batch reads it: its Document, or its ItemRejected raised."""
-    [(_, result)] = read_items([item], **limits)
-    if isinstance(result, ItemRejected):
-        raise result
-    return result
 
 
 def read_one(path: Path, **limits: int):

@@ -22,12 +22,10 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import yaml
 from conftest import PROJECT_ROOT, SEEDS
 from corpus_factory import write_corpus
 from ui_driver import PrefectUI, chromium_executable, evidence, launch, new_context
-
-from docmill.flows.serve import deployments
-from docmill.flows.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.prefect, pytest.mark.model]
 
@@ -64,6 +62,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _tail(path: Path, n: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+
+
+# What `docmill serve` serves (tests/test_deployment_forms.py checks that the two agree).
+DEPLOYMENTS = [
+    entry["name"]
+    for entry in yaml.safe_load((PROJECT_ROOT / "deployments" / "prefect.yaml").read_text())[
+        "deployments"
+    ]
+]
 
 
 @dataclass
@@ -199,7 +206,7 @@ def stack(tmp_path_factory):
         deadline = time.monotonic() + 90
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                for name in (deployment.name for deployment in deployments(Settings())):
+                for name in DEPLOYMENTS:
                     ready.deployment_id(name)
                 break
             assert processes[1].poll() is None, _tail(serve_log)
