@@ -8,12 +8,12 @@ import contextlib
 import os
 import shutil
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lake_factory import write_version
+from read_only_mount import read_only_bind_mount
 from test_check import V1, _docs
 
 from docmill.flows.cli import main
@@ -48,15 +48,8 @@ def read_only(data_dir: Path) -> Iterator[Path]:
         for path, mode in sorted(modes.items(), key=lambda item: len(item[0].parts)):
             path.chmod(mode)
         return
-    for args in (["--bind", data_dir, data_dir], ["-o", "remount,ro,bind", data_dir, data_dir]):
-        done = subprocess.run(["mount", *map(str, args)], capture_output=True, text=True)
-        if done.returncode != 0:
-            subprocess.run(["umount", str(data_dir)], check=False, capture_output=True)
-            pytest.skip(f"cannot make a read-only bind mount here: {done.stderr.strip()}")
-    try:
+    with read_only_bind_mount(data_dir):
         yield data_dir
-    finally:
-        subprocess.run(["umount", str(data_dir)], check=True)
 
 
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:

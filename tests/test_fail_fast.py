@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import SEEDS
 from lake_factory import Doc, write_version
+from read_only_mount import read_only_bind_mount
 
 from docmill.flows.preflight import RunRefused, check_dask_address, check_run
 
@@ -55,15 +56,8 @@ def read_only(tmp_path: Path) -> Iterator[Path]:
         yield folder
         folder.chmod(0o755)
         return
-    for args in (["--bind", folder, folder], ["-o", "remount,ro,bind", folder, folder]):
-        done = subprocess.run(["mount", *map(str, args)], capture_output=True, text=True)
-        if done.returncode != 0:
-            subprocess.run(["umount", str(folder)], check=False, capture_output=True)
-            pytest.skip(f"cannot make a read-only bind mount here: {done.stderr.strip()}")
-    try:
+    with read_only_bind_mount(folder):
         yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 def test_a_model_that_is_not_installed(tmp_path: Path) -> None:
