@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from spacy.attrs import DEP, ENT_IOB, ENT_TYPE, HEAD, LEMMA, MORPH, ORTH, POS, SENT_START, TAG
 
-from docmill.flows.bench import load_corpus
-from docmill.tasks.clean import paragraph_spans
-from docmill.tasks.nlp import load_pipeline
+from docmill.evaluation.bench import load_corpus
+from docmill.tasks.clean.steps import paragraph_spans
+from docmill.tasks.nlp.pipeline import load_pipeline
 from docmill.tasks.options import DEFAULT_MODEL
 
 COMPARED = [ORTH, LEMMA, POS, TAG, DEP, MORPH, HEAD, ENT_TYPE, ENT_IOB, SENT_START]

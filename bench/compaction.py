@@ -8,8 +8,8 @@ DATA_DIR holds processed batches (e.g. `docmill run ../shared/corpus/bbc --data-
 Their current rows are dealt round-robin by document into N batches of a fresh lake (every
 table's rows follow their document; rejects are dealt round-robin too), each staged as the pipeline
 stages it (one shard per planner cut, one file per shard and table) and published through
-`tasks/lake.py` as a run publishes: the lake N scheduled runs would leave (small tables inlined
-in the catalog, larger ones registered files). On each lake, timed on new read-only
+`tasks/lake/publish.py` as a run publishes: the lake N scheduled runs would leave (small
+tables inlined in the catalog, larger ones registered files). On each lake, timed on new read-only
 connections (median of `--repeat`; opening timed apart): QUERY as the first query, the same
 query in a warm session, and `docmill report`; then again after compaction, with every answer
 compared in full. With `--small-run DIR`, `docmill run DIR` (a few documents) is timed on the
@@ -32,8 +32,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from docmill.tasks import lake, plan, schemas
-from docmill.tasks.store import Layout, ShardWriter, remove_staging
+from docmill.tasks import schemas
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.publish import publish_batch
+from docmill.tasks.lake.staging import ShardWriter, remove_staging
+from docmill.tasks.passes import plan
 from docmill.warehouse.build import build_warehouse
 from docmill.warehouse.query import connect_read_only
 from docmill.warehouse.report import write_report
@@ -82,7 +85,7 @@ def split_into_batches(
             writer.commit({})
             shard_dirs.append(shard_dir)
         started = time.perf_counter()
-        lake.publish_batch(layout, batch_id, shard_dirs, {"n_input": len(members), "items": []})
+        publish_batch(layout, batch_id, shard_dirs, {"n_input": len(members), "items": []})
         published_seconds += time.perf_counter() - started
         remove_staging(layout, batch_id)
         if (batch_no + 1) % 100 == 0:

@@ -21,9 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docmill.tasks.clean import clean_document
-from docmill.tasks.html import HtmlOptions
-from docmill.tasks.ingest import plan_items, read_items, resolve_sources
+from docmill.tasks.clean.steps import clean_document
+from docmill.tasks.ingest.html import HtmlOptions
+from docmill.tasks.ingest.read import plan_items, read_items
+from docmill.tasks.ingest.sources import resolve_sources
 from docmill.tasks.records import Document, ItemRejected
 
 MOJIBAKE = ("Ã¶", "Ã¼", "Ã¤", "Ã–", "Ãœ", "ÃŸ", "â€™", "â€œ", "â€", "Ã©", "Ã¨", "Â ", "Â\xa0")

@@ -8,20 +8,20 @@ Each CORPUS is a file or folder (searched recursively for .txt, .md, .html, .htm
 comes from HAND_LABELS (by file name; labels given by reading the extracted text of the web
 pages in ../shared/corpus/html), else from `<html lang="...">`, else it is timed but not scored.
 Documents are read, extracted (HTML), cleaned and split into paragraphs by the pipeline's own
-code (tasks/ingest.py, tasks/clean.py), so they are what the pipeline identifies; a paragraph is
-expected to be in its document's language (web pages quote and mix, so their paragraph figures
-are a lower bound). `--labels` prints every document's label per detector (they are in the
-JSON too): for the web pages, the labels the pipeline gives them. Built-in short samples
-(headlines, one-line sentences, 2-3 sentence paragraphs in English, German, Spanish and French,
-written for this benchmark) are scored too.
+code (tasks/ingest/read.py, tasks/clean/steps.py), so they are what the pipeline identifies; a
+paragraph is expected to be in its document's language (web pages quote and mix, so their
+paragraph figures are a lower bound). `--labels` prints every document's label per detector
+(they are in the JSON too): for the web pages, the labels the pipeline gives them. Built-in
+short samples (headlines, one-line sentences, 2-3 sentence paragraphs in English, German,
+Spanish and French, written for this benchmark) are scored too.
 
-Detectors: `py3langid` (the bundled model on the whole text), `docmill` (tasks/language.py as
-the pipeline uses it: a document's label from `identify_document` over its paragraphs, each
-paragraph on a bounded sample, None below MIN_LETTERS letters), `lingua` and `lingua-low`
-(lingua-language-detector, all languages, high / low accuracy mode; skipped when not
-installed). Times are per call on one core (process CPU time, so a detector that used more
-threads would show it); memory is the resident-set growth while loading the detector. The
-quality signals of tasks/quality.py are timed on the same documents.
+Detectors: `py3langid` (the bundled model on the whole text), `docmill`
+(tasks/filters/language.py as the pipeline uses it: a document's label from `identify_document`
+over its paragraphs, each paragraph on a bounded sample, None below MIN_LETTERS letters),
+`lingua` and `lingua-low` (lingua-language-detector, all languages, high / low accuracy mode;
+skipped when not installed). Times are per call on one core (process CPU time, so a detector
+that used more threads would show it); memory is the resident-set growth while loading the
+detector. The quality signals of tasks/filters/quality.py are timed on the same documents.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from pathlib import Path
 
 import psutil
 
-from docmill.tasks.clean import clean_document, paragraph_spans
-from docmill.tasks.ingest import plan_items, read_items
+from docmill.tasks.clean.steps import clean_document, paragraph_spans
+from docmill.tasks.ingest.read import plan_items, read_items
 from docmill.tasks.records import ItemRejected
 
 # Web pages of ../shared/corpus/html, labelled by reading the text trafilatura extracts.
@@ -436,7 +436,7 @@ def make_detector(name: str) -> Detector | None:
 
         return Detector(name, *_timed_load(build))
     if name == "docmill":
-        from docmill.tasks import language
+        from docmill.tasks.filters import language
 
         def document(text: str, spans: Spans) -> Guess:
             guess, _ = language.identify_document(text, spans)
@@ -545,8 +545,8 @@ def run_detector(detector: Detector, docs: list[Document]) -> dict:
 
 
 def time_quality(docs: list[Document]) -> dict:
-    from docmill.tasks.language import detect_language
-    from docmill.tasks.quality import quality_signals
+    from docmill.tasks.filters.language import detect_language
+    from docmill.tasks.filters.quality import quality_signals
 
     langs = [detect_language(doc.text).lang for doc in docs]
     quality_signals(docs[0].text, langs[0])  # stop-word list import is not what we time

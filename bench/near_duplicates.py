@@ -28,8 +28,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from docmill.tasks.clean import clean_document
-from docmill.tasks.dedup import (
+from docmill.tasks.clean.steps import clean_document
+from docmill.tasks.dedup.minhash import (
     DEFAULT_THRESHOLD,
     Fingerprint,
     find_duplicates,
@@ -37,7 +37,8 @@ from docmill.tasks.dedup import (
     shingles,
     similarity,
 )
-from docmill.tasks.ingest import plan_items, read_items, resolve_sources
+from docmill.tasks.ingest.read import plan_items, read_items
+from docmill.tasks.ingest.sources import resolve_sources
 from docmill.tasks.records import ItemRejected
 
 _EXCERPT_WORDS = 12

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from docmill.flows.bench import timed_docmill_run
+from docmill.evaluation.bench import timed_docmill_run
 from docmill.warehouse.query import connect_read_only
 
 

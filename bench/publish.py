@@ -6,7 +6,7 @@ DATA_DIR holds a processed batch (e.g. the BBC corpus). Its current rows are sta
 `--shards` shards (one Parquet file per shard and table, as the workers write them) into fresh
 lakes, and published three ways, each timed as the whole publish (median of `--repeat`):
 
-- `copy`: what docmill does (tasks/lake.py): the rows copied by
+- `copy`: what docmill does (tasks/lake/publish.py): the rows copied by
   `INSERT INTO ... SELECT * FROM read_parquet(...)` in the transaction (DuckLake writes one new
   file per table; tables under 1,000 rows inlined);
 - `register`: the staged files linked into the table folders and registered in place with
@@ -32,9 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from docmill.tasks import catalog, lake, schemas
-from docmill.tasks.catalog import stored_table
-from docmill.tasks.store import Layout, ShardWriter
+from docmill.tasks import schemas
+from docmill.tasks.lake import catalog
+from docmill.tasks.lake.catalog import stored_table
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.publish import publish_batch
+from docmill.tasks.lake.staging import ShardWriter
 from docmill.warehouse.query import connect_read_only
 
 
@@ -68,7 +71,7 @@ def publish_by_insert(layout: Layout, shard_dirs: list[Path], inline_rows: int) 
     os.environ[catalog.INLINE_ROWS_ENV] = str(inline_rows)
     try:
         started = time.perf_counter()
-        lake.publish_batch(layout, "b", shard_dirs, {"items": []})
+        publish_batch(layout, "b", shard_dirs, {"items": []})
         return time.perf_counter() - started
     finally:
         os.environ.pop(catalog.INLINE_ROWS_ENV)

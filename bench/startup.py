@@ -91,14 +91,15 @@ def instrument_server(server):
 
 
 def instrument_process(process):
-    from docmill.tasks import nlp, shard
+    from docmill.tasks.nlp import pipeline
+    from docmill.tasks.passes import tag
     wrap(process, "run_batch", "flow body")
     wrap(process, "refresh_views_task", "views")
     wrap(process, "publish_task", "publish")
     wrap(process, "write_report_task", "report")
     wrap(process, "publish_artifacts", "artifacts")
     wrap(process, "_run_shards", "shards")
-    loader = nlp.load_pipeline
+    loader = pipeline.load_pipeline
     def load(*args, **kwargs):
         hit = loader.cache_info().hits
         mark("model load:begin")
@@ -108,7 +109,7 @@ def instrument_process(process):
             mark("model load:end" if loader.cache_info().hits == hit else "model cached")
     load.cache_info = loader.cache_info
     load.cache_clear = loader.cache_clear
-    nlp.load_pipeline = shard.load_pipeline = load
+    pipeline.load_pipeline = tag.load_pipeline = load
     wrap(process, "process_documents", "flow call")
 
 

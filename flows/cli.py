@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, get_args
 from docmill.tasks.options import DedupMode, Profile, TaskRunnerKind
 
 if TYPE_CHECKING:
-    from docmill.tasks.storage import Location
+    from docmill.tasks.lake.filesystem import Location
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_STOPPED = 130  # as a shell reports a command ended by Ctrl-C
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    from docmill.tasks.storage import DataDirUnusable
+    from docmill.tasks.lake.filesystem import DataDirUnusable
 
     try:
         return args.handler(args)
@@ -424,12 +424,12 @@ def _data_dir(args: argparse.Namespace) -> Location:
     """The data directory the command works on; DataDirUnusable (one line, exit 2) when it is a
     file, or cannot be written by a command that writes."""
     from docmill.flows.settings import load_settings
-    from docmill.tasks import storage
+    from docmill.tasks.lake import filesystem
 
     settings = load_settings(data_dir=args.data_dir, catalog=getattr(args, "catalog", None))
-    data_dir = storage.location(settings.data_dir)
+    data_dir = filesystem.location(settings.data_dir)
     writing = args.command in _WRITING_COMMANDS or getattr(args, "repair", False)
-    storage.check_usable(data_dir, writing=writing)
+    filesystem.check_usable(data_dir, writing=writing)
     return data_dir
 
 
@@ -461,11 +461,13 @@ def _read_failed(data_dir: Location, error: Exception, what: str, hint: str = ""
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from docmill.flows.preflight import RunRefused, check_run
-    from docmill.tasks.catalog import CatalogError
-    from docmill.tasks.ingest import SourceNotFound
-    from docmill.tasks.nlp import ModelNotInstalled
-    from docmill.tasks.storage import StorageError
-    from docmill.tasks.store import BatchBusy, DamagedRecord, InvalidBatchId
+    from docmill.tasks.ingest.sources import SourceNotFound
+    from docmill.tasks.lake.catalog import CatalogError
+    from docmill.tasks.lake.filesystem import StorageError
+    from docmill.tasks.lake.layout import InvalidBatchId
+    from docmill.tasks.lake.locks import BatchBusy
+    from docmill.tasks.lake.staging import DamagedRecord
+    from docmill.tasks.nlp.pipeline import ModelNotInstalled
 
     try:
         checked = check_run(
@@ -533,7 +535,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _format_summary(summary: dict) -> str:
-    from docmill.flows.reporting import listing, run_story
+    from docmill.flows.artifacts import listing, run_story
 
     story = run_story(summary)
     not_tagged = sum(n for _, n in story.not_tagged)
@@ -590,7 +592,7 @@ def _warehouse_counts(data_dir: str, batch_id: str) -> dict[str, int] | None:
 def _cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.lake.catalog import CatalogError
     from docmill.warehouse.check import DamagedDataFile
     from docmill.warehouse.output import DEFAULT_ROWS, OutputRefused
     from docmill.warehouse.query import WarehouseMissing, run_query, write_query
@@ -634,7 +636,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
-    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.lake.catalog import CatalogError
     from docmill.warehouse.history import snapshots
     from docmill.warehouse.output import format_table
     from docmill.warehouse.query import WarehouseMissing
@@ -666,7 +668,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
 def _cmd_diff(args: argparse.Namespace) -> int:
     import duckdb
 
-    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.lake.catalog import CatalogError
     from docmill.warehouse.history import HistoryError, diff_batch
     from docmill.warehouse.query import WarehouseMissing
 
@@ -700,7 +702,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     import duckdb
 
-    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.lake.catalog import CatalogError
     from docmill.warehouse.build import VIEW_NAMES
     from docmill.warehouse.export import UnknownView, export_views
     from docmill.warehouse.query import WarehouseMissing
@@ -730,7 +732,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_shell(args: argparse.Namespace) -> int:
-    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.lake.catalog import CatalogError
     from docmill.warehouse.shell import ShellMissing, shell_command, shell_statements
 
     data_dir = _data_dir(args)
@@ -751,7 +753,7 @@ def _cmd_shell(args: argparse.Namespace) -> int:
 def _cmd_migrate(args: argparse.Namespace) -> int:
     import duckdb
 
-    from docmill.tasks.catalog import CatalogError
+    from docmill.tasks.lake.catalog import CatalogError
     from docmill.warehouse.migrate import MigrationError, has_old_layout, migrate
 
     data_dir = _data_dir(args)
@@ -781,8 +783,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from docmill.flows.bench import format_report, run_bench
-    from docmill.tasks.ingest import SourceNotFound
+    from docmill.evaluation.bench import format_report, run_bench
+    from docmill.tasks.ingest.sources import SourceNotFound
     from docmill.tasks.options import DEFAULT_MODEL
 
     try:
@@ -806,9 +808,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from docmill.flows.evaluate import evaluate, format_report
-    from docmill.tasks.gold import GoldFormatError
-    from docmill.tasks.nlp import ModelNotInstalled
+    from docmill.evaluation.evaluate import evaluate, format_report
+    from docmill.evaluation.gold import GoldFormatError
+    from docmill.tasks.nlp.pipeline import ModelNotInstalled
     from docmill.tasks.options import DEFAULT_MODEL
 
     try:
@@ -842,7 +844,7 @@ def _cmd_compact(args: argparse.Namespace) -> int:
     import duckdb
 
     from docmill.flows.settings import load_settings
-    from docmill.tasks.catalog import CatalogError, CatalogMissing
+    from docmill.tasks.lake.catalog import CatalogError, CatalogMissing
     from docmill.warehouse.upkeep import UpkeepFailed, upkeep
 
     settings = load_settings(data_dir=args.data_dir)
@@ -877,8 +879,8 @@ def _cmd_compact(args: argparse.Namespace) -> int:
 
 
 def _cmd_views(args: argparse.Namespace) -> int:
-    from docmill.tasks.catalog import CatalogError
-    from docmill.tasks.store import Layout
+    from docmill.tasks.lake.catalog import CatalogError
+    from docmill.tasks.lake.layout import Layout
     from docmill.warehouse.build import build_warehouse
 
     data_dir = _data_dir(args)
@@ -895,8 +897,8 @@ def _cmd_views(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     import duckdb
 
-    from docmill.tasks.catalog import CatalogError
-    from docmill.tasks.store import BatchBusy
+    from docmill.tasks.lake.catalog import CatalogError
+    from docmill.tasks.lake.locks import BatchBusy
     from docmill.warehouse.check import RepairRefused, check_lake, describe, repair_lake
 
     data_dir = _data_dir(args)
@@ -926,8 +928,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import duckdb
 
-    from docmill.tasks.catalog import CatalogError
-    from docmill.tasks.store import Layout
+    from docmill.tasks.lake.catalog import CatalogError
+    from docmill.tasks.lake.layout import Layout
     from docmill.warehouse.query import WarehouseMissing
     from docmill.warehouse.report import write_report
 

@@ -7,10 +7,12 @@ from prefect.runtime import flow_run
 
 from docmill.flows.process import DEFAULTS, BatchInput, recorded_input, run_batch
 from docmill.flows.settings import Profile, Workers, load_settings
-from docmill.tasks import store
-from docmill.tasks.inbox import INBOX_LOCK, held_items, inbox_batch_id, new_items
-from docmill.tasks.ingest import SourceNotFound, resolve_sources
-from docmill.tasks.plan import item_entry
+from docmill.tasks.ingest.sources import SourceNotFound, resolve_sources
+from docmill.tasks.lake.layout import Layout, validate_batch_id
+from docmill.tasks.lake.locks import batch_lock
+from docmill.tasks.lake.staging import write_staged_plan
+from docmill.tasks.passes.inbox import INBOX_LOCK, held_items, inbox_batch_id, new_items
+from docmill.tasks.passes.plan import item_entry
 
 
 def _run_name() -> str:
@@ -45,9 +47,9 @@ def process_inbox(
     settings = load_settings(
         data_dir=data_dir, model=model, workers=workers, profile=profile, inbox=inbox
     )
-    batch_id = store.validate_batch_id(batch_id or inbox_batch_id(flow_run.scheduled_start_time))
+    batch_id = validate_batch_id(batch_id or inbox_batch_id(flow_run.scheduled_start_time))
 
-    def select(layout: store.Layout) -> BatchInput:
+    def select(layout: Layout) -> BatchInput:
         recorded = recorded_input(layout, batch_id)
         if recorded is not None:
             return recorded
@@ -56,10 +58,10 @@ def process_inbox(
         except SourceNotFound:
             return []
         # Serialised so that two inbox runs never claim the same new item.
-        with store.batch_lock(layout, INBOX_LOCK, wait_seconds=120, what="inbox"):
+        with batch_lock(layout, INBOX_LOCK, wait_seconds=120, what="inbox"):
             held = held_items(layout, exclude_batch=batch_id)
             items = list(new_items(paths, held))
-            store.write_staged_plan(layout, batch_id, {"items": [item_entry(i) for i in items]})
+            write_staged_plan(layout, batch_id, {"items": [item_entry(i) for i in items]})
             return items
 
     return run_batch(batch_id, select, settings=settings, force=False)

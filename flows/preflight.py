@@ -19,13 +19,14 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from docmill.flows.settings import Settings, load_settings
-from docmill.tasks import storage
-from docmill.tasks.catalog import CatalogError
-from docmill.tasks.ingest import SourceNotFound
-from docmill.tasks.nlp import ModelNotInstalled, check_model_installed
-from docmill.tasks.plan import default_batch_id
-from docmill.tasks.sources import SourceScan, describe_skipped, scan_sources
-from docmill.tasks.store import InvalidBatchId, Layout, read_staged_plan, validate_batch_id
+from docmill.tasks.ingest.sources import SourceNotFound, SourceScan, describe_skipped, scan_sources
+from docmill.tasks.lake import filesystem
+from docmill.tasks.lake.catalog import CatalogError
+from docmill.tasks.lake.layout import InvalidBatchId, Layout, validate_batch_id
+from docmill.tasks.lake.recorded import batch_manifest
+from docmill.tasks.lake.staging import read_staged_plan
+from docmill.tasks.nlp.pipeline import ModelNotInstalled, check_model_installed
+from docmill.tasks.passes.plan import default_batch_id
 
 # The options that set each setting, for messages; other settings are named by variable only.
 OPTIONS = {
@@ -51,7 +52,7 @@ class RunRefused(ValueError):
 class RunChecked:
     settings: Settings
     batch_id: str
-    data_dir: storage.Location
+    data_dir: filesystem.Location
     left_out: str | None = None  # the files of folders and globs skipped for their suffix
 
 
@@ -70,12 +71,12 @@ def check_run(sources: Sequence[str], batch_id: str | None, **overrides: object)
         paths = scan.paths
         # Derived here too so that the flow run is named after the batch.
         batch_id = validate_batch_id(batch_id or default_batch_id(paths))
-        data_dir = storage.location(settings.data_dir)
-        storage.check_usable(data_dir, writing=True)
-        if storage.is_object_store(data_dir):
-            storage.endpoint_url()
+        data_dir = filesystem.location(settings.data_dir)
+        filesystem.check_usable(data_dir, writing=True)
+        if filesystem.is_object_store(data_dir):
+            filesystem.endpoint_url()
         check_model_installed(settings.model)
-    except (InvalidBatchId, SourceNotFound, storage.StorageError, ModelNotInstalled) as err:
+    except (InvalidBatchId, SourceNotFound, filesystem.StorageError, ModelNotInstalled) as err:
         raise RunRefused(str(err)) from None
     if settings.task_runner == "dask" and settings.dask_address:
         check_dask_address(settings.dask_address)
@@ -89,7 +90,7 @@ def _settings(overrides: dict[str, object]) -> Settings:
         return load_settings(**overrides)
     except ValidationError as err:
         raise RunRefused(describe_invalid(err)) from None
-    except (CatalogError, storage.StorageError) as err:
+    except (CatalogError, filesystem.StorageError) as err:
         # Raised by a validator as it is (pydantic wraps only ValueError): a malformed
         # --catalog or --data-dir.
         raise RunRefused(str(err)) from None
@@ -134,11 +135,10 @@ def check_dask_address(address: str) -> None:
 def _check_recorded(layout: Layout, batch_id: str) -> None:
     """A rerun without sources needs the batch's items: an unfinished attempt's plan or the
     published version's manifest."""
-    from docmill.tasks import lake
 
     if read_staged_plan(layout, batch_id) is not None:
         return
-    if lake.batch_manifest(layout, batch_id) is not None:
+    if batch_manifest(layout, batch_id) is not None:
         return
     raise RunRefused(
         f"batch {batch_id!r} has no recorded items in {layout.data_dir} (it was never run "

@@ -26,9 +26,9 @@ from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BeforeValidator
 
+from docmill.flows.artifacts import merge_counts, publish_artifacts, run_record, stage_seconds
 from docmill.flows.lifecycle import RunInterrupted, StopRequest, TiedProcessPool, stop_on_signals
 from docmill.flows.progress import ShardProgress
-from docmill.flows.reporting import merge_counts, publish_artifacts, run_record, stage_seconds
 from docmill.flows.settings import (
     DedupMode,
     Profile,
@@ -38,27 +38,39 @@ from docmill.flows.settings import (
     flow_defaults,
     load_settings,
 )
-from docmill.tasks import lake, storage, store
-from docmill.tasks.dedup import Duplicate, batch_duplicates
-from docmill.tasks.entities import VALUE_LABELS
-from docmill.tasks.ingest import plan_items, resolve_sources
-from docmill.tasks.nlp import model_identity, model_language
-from docmill.tasks.plan import (
+from docmill.tasks.dedup.minhash import Duplicate, batch_duplicates
+from docmill.tasks.ingest.read import plan_items
+from docmill.tasks.ingest.sources import resolve_sources
+from docmill.tasks.lake import filesystem
+from docmill.tasks.lake.layout import Layout, validate_batch_id
+from docmill.tasks.lake.locks import batch_lock
+from docmill.tasks.lake.publish import Published, publish_batch, write_run_record
+from docmill.tasks.lake.recorded import batch_manifest
+from docmill.tasks.lake.staging import (
+    ShardWriter,
+    discard_stale_staging,
+    read_staged_plan,
+    remove_staging,
+    write_staged_plan,
+)
+from docmill.tasks.nlp.entities import VALUE_LABELS
+from docmill.tasks.nlp.pipeline import model_identity, model_language
+from docmill.tasks.passes.plan import (
     BatchPlan,
     default_batch_id,
     items_from_manifest,
     plan_batch,
     shard_key,
 )
-from docmill.tasks.prepare import (
+from docmill.tasks.passes.prepare import (
     PrepareResult,
     PrepareSpec,
     ProcessingOptions,
     prepare_shard,
     rejects_table,
 )
+from docmill.tasks.passes.tag import ShardResult, ShardSpec, process_shard
 from docmill.tasks.records import Reject, SourceItem
-from docmill.tasks.shard import ShardResult, ShardSpec, process_shard
 from docmill.warehouse.build import build_warehouse, views_up_to_date
 from docmill.warehouse.report import write_report
 
@@ -76,8 +88,8 @@ def prepare_shard_task(spec: PrepareSpec) -> PrepareResult:
 def find_duplicates_task(
     data_dir: str, batch_id: str, prepared_files: list[str], mode: str, threshold: float
 ) -> dict[str, Duplicate]:
-    layout = store.Layout.at(data_dir)
-    files = [storage.location(f) for f in prepared_files]
+    layout = Layout.at(data_dir)
+    files = [filesystem.location(f) for f in prepared_files]
     return batch_duplicates(layout, batch_id, files, mode=mode, threshold=threshold)
 
 
@@ -89,15 +101,15 @@ def process_shard_task(spec: ShardSpec) -> ShardResult:
 @task(name="publish-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def publish_task(
     data_dir: str, batch_id: str, shard_dirs: list[str], manifest: dict, run_record: dict
-) -> lake.Published:
-    layout = store.Layout.at(data_dir)
-    shards = [storage.location(p) for p in shard_dirs]
-    return lake.publish_batch(layout, batch_id, shards, manifest, run_record=run_record)
+) -> Published:
+    layout = Layout.at(data_dir)
+    shards = [filesystem.location(p) for p in shard_dirs]
+    return publish_batch(layout, batch_id, shards, manifest, run_record=run_record)
 
 
 @task(name="refresh-views", cache_policy=NO_CACHE)
 def refresh_views_task(data_dir: str) -> list[str]:
-    path = storage.location(data_dir)
+    path = filesystem.location(data_dir)
     if views_up_to_date(path):
         return []
     return build_warehouse(path)
@@ -105,7 +117,7 @@ def refresh_views_task(data_dir: str) -> list[str]:
 
 @task(name="write-report", cache_policy=NO_CACHE)
 def write_report_task(data_dir: str) -> str:
-    return str(write_report(storage.location(data_dir)))
+    return str(write_report(filesystem.location(data_dir)))
 
 
 def _run_name() -> str:
@@ -186,13 +198,13 @@ def process_documents(
 def _process(sources: Sequence[str], batch_id: str, settings: Settings, force: bool) -> dict:
     if sources:
         paths = resolve_sources(sources)
-        batch_id = store.validate_batch_id(batch_id or default_batch_id(paths))
+        batch_id = validate_batch_id(batch_id or default_batch_id(paths))
         return run_batch(batch_id, lambda layout: plan_items(paths), settings=settings, force=force)
     if not batch_id:
         raise ValueError("give sources, or the batch_id of an existing batch to rerun it")
-    batch_id = store.validate_batch_id(batch_id)
+    batch_id = validate_batch_id(batch_id)
 
-    def recorded(layout: store.Layout) -> BatchInput:
+    def recorded(layout: Layout) -> BatchInput:
         found = recorded_input(layout, batch_id)
         if found is None:
             raise ValueError(
@@ -207,15 +219,15 @@ def _process(sources: Sequence[str], batch_id: str, settings: Settings, force: b
 BatchInput = Iterable[SourceItem] | tuple[list[SourceItem], list[Reject]]
 
 
-def recorded_input(layout: store.Layout, batch_id: str) -> BatchInput | None:
+def recorded_input(layout: Layout, batch_id: str) -> BatchInput | None:
     """The items of an unfinished attempt of the batch, else of its published version."""
-    manifest = store.read_staged_plan(layout, batch_id) or lake.batch_manifest(layout, batch_id)
+    manifest = read_staged_plan(layout, batch_id) or batch_manifest(layout, batch_id)
     return items_from_manifest(manifest) if manifest else None
 
 
 def run_batch(
     batch_id: str,
-    select: Callable[[store.Layout], BatchInput],
+    select: Callable[[Layout], BatchInput],
     *,
     settings: Settings,
     force: bool,
@@ -224,8 +236,8 @@ def run_batch(
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
-    layout = store.Layout.at(settings.data_dir)
-    storage.check_reachable(layout.data_dir)
+    layout = Layout.at(settings.data_dir)
+    filesystem.check_reachable(layout.data_dir)
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     run_id = str(flow_run.id or uuid.uuid4())
     options = ProcessingOptions(
@@ -249,9 +261,9 @@ def run_batch(
     try:
         with (
             stop_on_signals() as stop,
-            store.batch_lock(layout, batch_id, wait_seconds=settings.lock_wait_seconds),
+            batch_lock(layout, batch_id, wait_seconds=settings.lock_wait_seconds),
         ):
-            stale = store.discard_stale_staging(layout, batch_id)
+            stale = discard_stale_staging(layout, batch_id)
             if stale:
                 logger.info("removed %d half-written staging directories of a dead run", stale)
             stage_clock = time.perf_counter()
@@ -267,10 +279,10 @@ def run_batch(
             if plan.n_input == 0:
                 logger.info("batch %s: nothing to process", batch_id)
                 record.update(status="nothing_new", finished_at=datetime.now(UTC))
-                lake.write_run_record(layout, record)
+                write_run_record(layout, record)
                 return {**record, "data_dir": str(layout.data_dir), "top_entities": []}
             stop.check()
-            store.write_staged_plan(layout, batch_id, plan.manifest())
+            write_staged_plan(layout, batch_id, plan.manifest())
             parent_seconds = {"plan": time.perf_counter() - stage_clock}
             logger.info(
                 "batch %s: %d input items in %d shards; data in %s",
@@ -307,13 +319,13 @@ def run_batch(
         record.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
         record["finished_at"] = datetime.now(UTC)
         try:
-            lake.write_run_record(layout, record)
+            write_run_record(layout, record)
         except Exception as unrecorded:
             # The run's own error matters more than its record.
             logger.warning("the failed run could not be recorded: %s", unrecorded)
         raise
     try:
-        store.remove_staging(layout, batch_id)
+        remove_staging(layout, batch_id)
     except OSError as err:
         logger.warning("the spent staging of batch %s stays behind: %s", batch_id, err)
     record.update(batch_version=published.version, finished_at=published.committed_at)
@@ -358,7 +370,7 @@ class ShardsDone:
 
 def _run_shards(
     plan: BatchPlan,
-    layout: store.Layout,
+    layout: Layout,
     run_id: str,
     options: ProcessingOptions,
     settings: Settings,
@@ -566,12 +578,12 @@ def _fan_out(
     return sorted(results, key=lambda r: r.shard_no)
 
 
-def _stage_planning_rejects(layout: store.Layout, plan: BatchPlan, run_id: str) -> storage.Location:
+def _stage_planning_rejects(layout: Layout, plan: BatchPlan, run_id: str) -> filesystem.Location:
     """Planning rejects (repeated ids) travel to the lake like one more, tiny shard."""
     listed = json.dumps([(r.source_uri, r.reason) for r in plan.rejects]).encode()
     key = "plan-" + hashlib.sha256(listed).hexdigest()[:16]
     shard_dir = layout.shard_dir(plan.batch_id, key)
-    writer = store.ShardWriter(shard_dir, batch_id=plan.batch_id)
+    writer = ShardWriter(shard_dir, batch_id=plan.batch_id)
     writer.write("rejects", rejects_table(plan.batch_id, run_id, plan.rejects))
     writer.commit({"planning_rejects": len(plan.rejects)})
     return shard_dir

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from docmill.tasks.shard import ShardResult
+from docmill.tasks.passes.tag import ShardResult
 
 PLAIN_LINE_EVERY_S = 10.0
 # Set on the progress records, so a console that shows the live line can leave them out.

@@ -12,9 +12,10 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from docmill.tasks import catalog, storage
-from docmill.tasks.clean import DEFAULT_STEPS, resolve_steps
-from docmill.tasks.dedup import DEFAULT_THRESHOLD
+from docmill.tasks.clean.steps import DEFAULT_STEPS, resolve_steps
+from docmill.tasks.dedup.minhash import DEFAULT_THRESHOLD
+from docmill.tasks.filters.quality import QualityThresholds
+from docmill.tasks.lake import catalog, filesystem
 from docmill.tasks.options import (
     CHUNK_DOCS,
     DEFAULT_MODEL,
@@ -24,7 +25,6 @@ from docmill.tasks.options import (
     Profile,
     TaskRunnerKind,
 )
-from docmill.tasks.quality import QualityThresholds
 
 Workers = Annotated[int, Field(ge=1, le=64)]
 Seconds = Annotated[float, Field(ge=0)]
@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     )
     tag_duplicates: bool = Field(False, description="Tag duplicate documents too.")
     clean_steps: list[str] = Field(
-        list(DEFAULT_STEPS), description="Cleaning steps by name, in order (tasks/clean.py)."
+        list(DEFAULT_STEPS), description="Cleaning steps by name, in order (tasks/clean/steps.py)."
     )
     dedup: DedupMode = Field(
         "near", description="near: exact + MinHash LSH; exact: same cleaned text only; off."
@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     @classmethod
     def _usable_location(cls, value: object) -> str:
         text = str(value)
-        storage.location(text)  # raises a clear error for an unsupported scheme
+        filesystem.location(text)  # raises a clear error for an unsupported scheme
         return text
 
     @field_validator("catalog")
@@ -137,7 +137,7 @@ def load_settings(**overrides: object) -> Settings:
     settings = Settings(**given)
     # As environment variables, so worker processes started later use the same object store
     # and catalog.
-    storage.configure_object_store(settings.s3_endpoint_url, settings.s3_region)
+    filesystem.configure_object_store(settings.s3_endpoint_url, settings.s3_region)
     catalog.configure_catalog(settings.catalog)
     return settings
 

@@ -3,7 +3,7 @@
 Bump SCHEMA_VERSION when a column is added or changed; the version is stored in each Parquet
 file's key-value metadata (`docmill.schema_version`) next to the table name. The catalog's stored
 tables follow these schemas: a column added here is added to its table before the next publish
-(tasks/catalog.py), and rows stored before read NULL in it.
+(tasks/lake/catalog.py), and rows stored before read NULL in it.
 
 Version 3 (the DuckLake catalog) put `batch_id` on every table a batch publishes, so a batch's
 rows can be replaced in one transaction.
@@ -18,7 +18,7 @@ PIPELINE_VERSION = "0.2.0"
 
 _ts = pa.timestamp("us", tz="UTC")
 
-# Quality signals (Gopher / C4 style), stored on every document; see tasks/quality.py.
+# Quality signals (Gopher / C4 style), stored on every document; see tasks/filters/quality.py.
 QUALITY_FIELDS: list[tuple[str, pa.DataType]] = [
     ("n_words", pa.int32()),
     ("mean_word_length", pa.float32()),
@@ -176,7 +176,7 @@ CLEANING = pa.schema(
 )
 
 # The near-duplicate index: one MinHash signature per document of the batch, published with
-# it, so later batches can be compared against every earlier one (tasks/dedup.py).
+# it, so later batches can be compared against every earlier one (tasks/dedup/minhash.py).
 SIGNATURES = pa.schema(
     [
         ("doc_id", pa.string()),
@@ -279,7 +279,7 @@ LAST_PUBLISH = pa.schema(
     ]
 )
 
-# Every table of the catalog (tasks/catalog.py).
+# Every table of the catalog (tasks/lake/catalog.py).
 STORED_TABLES: dict[str, pa.Schema] = {
     **BATCH_TABLES,
     "runs": RUNS,

@@ -42,7 +42,7 @@ def _remove_prefect_home():
 
 @pytest.fixture(scope="session")
 def nlp():
-    from docmill.tasks.nlp import load_pipeline
+    from docmill.tasks.nlp.pipeline import load_pipeline
     from docmill.tasks.options import DEFAULT_MODEL
 
     return load_pipeline(DEFAULT_MODEL, "accurate")

@@ -156,8 +156,9 @@ def plan_and_read(root: Path) -> dict[str, list[str]]:
     """Plan the folder as a batch and read every planned item, as the flow's first pass does:
     item key -> [outcome, detail], outcome "document" or the reject reason. Raises if an item
     is accounted for twice."""
-    from docmill.tasks.ingest import plan_items, read_items, resolve_sources
-    from docmill.tasks.plan import plan_batch
+    from docmill.tasks.ingest.read import plan_items, read_items
+    from docmill.tasks.ingest.sources import resolve_sources
+    from docmill.tasks.passes.plan import plan_batch
     from docmill.tasks.records import ItemRejected
 
     root = root.resolve()

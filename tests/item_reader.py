@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docmill.tasks.ingest import read_items
+from docmill.tasks.ingest.read import read_items
 from docmill.tasks.records import Document, ItemRejected, SourceItem
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from docmill.tasks import lake
-from docmill.tasks.catalog import ALIAS
+from docmill.tasks.lake.catalog import ALIAS
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.publish import Published, publish_batch, write_run_record
+from docmill.tasks.lake.staging import ShardWriter
 from docmill.tasks.schemas import BATCH_TABLES, RUNS
-from docmill.tasks.store import Layout, ShardWriter
 
 STOP_WORDS = frozenset({"a", "an", "and", "in", "of", "on", "the", "to", "with"})
 PROCESSED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -154,7 +155,7 @@ def write_version(
     version: str,
     docs: list[Doc],
     rejects: list[dict] | None = None,
-) -> lake.Published:
+) -> Published:
     """Publish one version of a batch, as the flow does: one staged shard, one commit."""
     run_id = f"run-{version}"
     tables: dict[str, list[dict]] = {table: [] for table in BATCH_TABLES}
@@ -171,12 +172,12 @@ def write_version(
         writer.write(table, pa.Table.from_pylist(tables[table], schema=schema))
     writer.commit({})
     manifest = {"n_input": len(docs) + len(rejects or []), "items": []}
-    return lake.publish_batch(layout, batch_id, [shard], manifest, version=version)
+    return publish_batch(layout, batch_id, [shard], manifest, version=version)
 
 
 def write_run(data_dir: Path, **row: object) -> None:
     full = {name: None for name in RUNS.names} | row
-    lake.write_run_record(Layout.at(data_dir), full)
+    write_run_record(Layout.at(data_dir), full)
 
 
 @contextlib.contextmanager
@@ -186,8 +187,8 @@ def catalog_held_open(data_dir: Path) -> Iterator[None]:
     script = textwrap.dedent(
         f"""
         import sys
-        from docmill.tasks import catalog
-        from docmill.tasks.store import Layout
+        from docmill.tasks.lake import catalog
+        from docmill.tasks.lake.layout import Layout
         con = catalog.connect(Layout.at({str(data_dir)!r}).catalog)
         con.execute("begin transaction")
         con.execute("delete from {ALIAS}.stored.documents where batch_id = 'no-such-batch'")

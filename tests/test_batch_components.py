@@ -11,9 +11,9 @@ import spacy
 from spacy.attrs import DEP, ENT_IOB, ENT_TYPE, HEAD, LEMMA, MORPH, ORTH, POS, SENT_START, TAG
 from spacy.tokens import Doc
 
-from docmill.tasks import batch_components
-from docmill.tasks.batch_components import BatchAttributeRuler, BatchLemmatizer, Unsupported
-from docmill.tasks.nlp import load_pipeline
+from docmill.tasks.nlp import batch_components
+from docmill.tasks.nlp.batch_components import BatchAttributeRuler, BatchLemmatizer, Unsupported
+from docmill.tasks.nlp.pipeline import load_pipeline
 from docmill.tasks.options import DEFAULT_MODEL
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -204,7 +204,7 @@ def test_lemmatizer_keeps_lemmas_already_set_and_reuses_its_answers():
 
 
 def test_stock_components_on_request(monkeypatch):
-    from docmill.tasks.nlp import batch_components_enabled
+    from docmill.tasks.nlp.pipeline import batch_components_enabled
 
     monkeypatch.setenv("DOCMILL_STOCK_SPACY_COMPONENTS", "1")
     assert not batch_components_enabled()

@@ -15,8 +15,9 @@ import pytest
 from lake_factory import Doc, Mention, write_version
 
 from docmill.flows.cli import main
-from docmill.tasks import catalog, lake
-from docmill.tasks.store import Layout
+from docmill.tasks.lake import catalog
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.publish import publish_batch, write_run_record
 from docmill.warehouse.build import build_warehouse, views_up_to_date
 from docmill.warehouse.query import connect_read_only
 
@@ -193,13 +194,13 @@ def test_a_failed_record_never_replaces_the_completed_row_its_publish_committed(
     layout = Layout.at(data_dir)
     row = {"run_id": "r1", "batch_id": "b1", "status": "completed", "n_input": 1}
     shard = layout.shard_dir("b1", "again")
-    from docmill.tasks.store import ShardWriter
+    from docmill.tasks.lake.staging import ShardWriter
 
     writer = ShardWriter(shard, batch_id="b1")
     writer.commit({})
-    lake.publish_batch(layout, "b1", [shard], {"n_input": 1, "items": []}, run_record=row)
+    publish_batch(layout, "b1", [shard], {"n_input": 1, "items": []}, run_record=row)
     # Something after the commit fails, and the run's error handling records it as failed.
-    assert lake.write_run_record(layout, {**row, "status": "failed", "error": "late"}) is False
+    assert write_run_record(layout, {**row, "status": "failed", "error": "late"}) is False
     with connect_read_only(data_dir) as con:
         assert con.execute("select status, error from runs where run_id = 'r1'").fetchall() == [
             ("completed", None)

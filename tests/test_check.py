@@ -15,9 +15,10 @@ import pytest
 from lake_factory import Doc, Mention, published_files, write_version
 
 from docmill.flows.cli import main
-from docmill.tasks import catalog, file_sums
+from docmill.tasks.lake import catalog, file_sums
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.staging import ShardWriter
 from docmill.tasks.schemas import SENTENCES, unbatched
-from docmill.tasks.store import Layout, ShardWriter
 from docmill.warehouse.build import VIEW_NAMES, build_warehouse
 from docmill.warehouse.check import check_lake, lake_files
 from docmill.warehouse.query import connect_read_only

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from docmill.tasks.clean import (
+from docmill.tasks.clean.steps import (
     CLEAN_STEPS,
     DEFAULT_STEPS,
     backslash_line_breaks,

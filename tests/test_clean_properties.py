@@ -5,7 +5,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docmill.tasks.clean import CLEAN_STEPS, clean_document, clean_text
+from docmill.tasks.clean.steps import CLEAN_STEPS, clean_document, clean_text
 from docmill.tasks.records import Document
 
 # Pieces of the damage cleaning repairs, and of text that resembles it but must stay.

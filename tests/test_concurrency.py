@@ -16,7 +16,7 @@ import pytest
 from conftest import PROJECT_ROOT
 from postgres_server import postgres_cluster
 
-from docmill.tasks import catalog
+from docmill.tasks.lake import catalog
 from docmill.warehouse.build import build_warehouse
 from docmill.warehouse.query import connect_read_only
 

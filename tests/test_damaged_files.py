@@ -13,7 +13,7 @@ from lake_factory import published_files, write_version
 from test_check import V1, _docs
 
 from docmill.flows.cli import main
-from docmill.tasks import catalog
+from docmill.tasks.lake import catalog
 from docmill.tasks.schemas import BATCH_TABLES
 from docmill.warehouse.build import VIEW_NAMES, build_warehouse
 from docmill.warehouse.history import snapshots

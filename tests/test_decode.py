@@ -2,7 +2,7 @@ import codecs
 
 import pytest
 
-from docmill.tasks.decode import decode_bytes, looks_binary
+from docmill.tasks.ingest.decode import decode_bytes, looks_binary
 
 
 @pytest.mark.parametrize(

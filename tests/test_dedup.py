@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from docmill.tasks.dedup import (
+from docmill.tasks.dedup.minhash import (
     DEFAULT_THRESHOLD,
     Fingerprint,
     find_duplicates,
@@ -163,7 +163,7 @@ def test_a_document_seen_in_batch_1_is_flagged_in_batch_2(prefect_server, tmp_pa
 
 
 def test_band_layout_favours_recall_at_the_threshold():
-    from docmill.tasks.dedup import band_layout
+    from docmill.tasks.dedup.minhash import band_layout
 
     bands, rows = band_layout(0.8)
     assert bands * rows <= 128

@@ -8,7 +8,7 @@ from conftest import SEED_ARTICLE
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from docmill.tasks.entities import (
+from docmill.tasks.nlp.entities import (
     EntSpan,
     canonical_name,
     canonicalize,
@@ -318,7 +318,7 @@ def _seed_document() -> Document:
 
 @pytest.fixture(scope="module")
 def seed_entities(nlp):
-    from docmill.tasks.nlp import annotate_chunk
+    from docmill.tasks.nlp.annotate import annotate_chunk
 
     with nlp.memory_zone():
         ann = annotate_chunk(nlp, [_seed_document()])

@@ -17,8 +17,9 @@ from read_only_mount import read_only_bind_mount
 from test_check import V1, _docs
 
 from docmill.flows.cli import main
-from docmill.tasks import store
-from docmill.tasks.store import DamagedRecord, Layout
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.recorded import batch_manifest, batch_manifests
+from docmill.tasks.lake.staging import STAGED_PLAN, DamagedRecord, read_staged_plan
 from docmill.warehouse.build import build_warehouse
 
 
@@ -128,16 +129,16 @@ def test_reading_the_record_of_a_batchs_items(
     tmp_path: Path, case: str, text: str | None, why: str | None
 ) -> None:
     layout = Layout.at(tmp_path)
-    path = layout.staging("b1") / store.STAGED_PLAN
+    path = layout.staging("b1") / STAGED_PLAN
     if text is not None:
         path.parent.mkdir(parents=True)
         path.write_text(text)
     if why is None:
-        plan = store.read_staged_plan(layout, "b1")
+        plan = read_staged_plan(layout, "b1")
         assert (plan is None) == (text is None)
         return
     with pytest.raises(DamagedRecord, match=why) as raised:
-        store.read_staged_plan(layout, "b1")
+        read_staged_plan(layout, "b1")
     assert str(path) in str(raised.value) and "--batch-id b1" in str(raised.value)
 
 
@@ -150,7 +151,7 @@ def test_a_damaged_record_stops_a_rerun_before_prefect_starts(
         raise AssertionError("the flow started")
 
     monkeypatch.setattr(docmill.flows.process, "process_documents", never)
-    plan = Layout.at(data_dir).staging("b1") / store.STAGED_PLAN
+    plan = Layout.at(data_dir).staging("b1") / STAGED_PLAN
     plan.parent.mkdir(parents=True, exist_ok=True)
     plan.write_text('{"items": [')
     assert main(["run", "--batch-id", "b1", "--data-dir", str(data_dir)]) == 1
@@ -164,7 +165,7 @@ def test_a_rerun_from_the_flow_names_a_damaged_record(data_dir: Path) -> None:
     version's items in silence."""
     from docmill.flows.process import recorded_input
 
-    plan = Layout.at(data_dir).staging("b1") / store.STAGED_PLAN
+    plan = Layout.at(data_dir).staging("b1") / STAGED_PLAN
     plan.parent.mkdir(parents=True, exist_ok=True)
     plan.write_text("[]")
     with pytest.raises(DamagedRecord, match="b1"):
@@ -172,12 +173,12 @@ def test_a_rerun_from_the_flow_names_a_damaged_record(data_dir: Path) -> None:
 
 
 def test_a_damaged_manifest_in_the_catalog_names_its_batch(data_dir: Path) -> None:
-    from docmill.tasks import catalog, lake
+    from docmill.tasks.lake import catalog
 
     layout = Layout.at(data_dir)
     with contextlib.closing(catalog.connect(layout.catalog)) as con:
         con.execute(f"update {catalog.stored_table('batches')} set manifest_json = '{{\"items'")
-    for read in (lambda: lake.batch_manifest(layout, "b1"), lambda: lake.batch_manifests(layout)):
+    for read in (lambda: batch_manifest(layout, "b1"), lambda: batch_manifests(layout)):
         with pytest.raises(DamagedRecord, match=r"batch b1 \(its row in the catalog's batches"):
             read()
 

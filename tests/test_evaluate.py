@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_gold import CONLL, CONLLU
 
-from docmill.flows.evaluate import evaluate, format_report
+from docmill.evaluation.evaluate import evaluate, format_report
 
 pytestmark = [pytest.mark.prefect, pytest.mark.model]
 

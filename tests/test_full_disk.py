@@ -14,7 +14,7 @@ import pytest
 from test_upkeep import build_lake, view_contents
 
 from docmill.flows.cli import main
-from docmill.tasks import catalog
+from docmill.tasks.lake import catalog
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from docmill.tasks.gold import (
+from docmill.evaluation.gold import (
     GoldFormatError,
     iob1_spans,
     load_gold,

@@ -11,7 +11,7 @@ import pytest
 from lake_factory import Doc, Mention, write_version
 
 from docmill.flows.cli import main
-from docmill.tasks import catalog
+from docmill.tasks.lake import catalog
 from docmill.warehouse.build import build_warehouse
 from docmill.warehouse.history import snapshots
 

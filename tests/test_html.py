@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from item_reader import read_item
 
-from docmill.tasks.html import (
+from docmill.tasks.ingest.html import (
     ExtractionTimeout,
     HtmlExtraction,
     HtmlOptions,
@@ -20,7 +20,7 @@ from docmill.tasks.html import (
     page_url,
     time_limit,
 )
-from docmill.tasks.ingest import MAX_BYTES, MAX_GZIP_BYTES, plan_items, read_items
+from docmill.tasks.ingest.read import MAX_BYTES, MAX_GZIP_BYTES, plan_items, read_items
 from docmill.tasks.records import ItemRejected
 
 ARTICLE = [

@@ -6,13 +6,8 @@ from pathlib import Path
 import pytest
 from item_reader import read_item
 
-from docmill.tasks.ingest import (
-    SourceNotFound,
-    plan_items,
-    read_items,
-    resolve_sources,
-    scan_sources,
-)
+from docmill.tasks.ingest.read import plan_items, read_items
+from docmill.tasks.ingest.sources import SourceNotFound, resolve_sources, scan_sources
 from docmill.tasks.records import ItemRejected
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

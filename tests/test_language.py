@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docmill.tasks.language import (
+from docmill.tasks.filters.language import (
     MIN_LETTERS,
     SAMPLE_WINDOW_CHARS,
     SAMPLE_WINDOWS,

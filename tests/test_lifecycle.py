@@ -21,7 +21,7 @@ from conftest import PROJECT_ROOT
 from corpus_factory import write_corpus
 
 from docmill.tasks import lifeline, schemas
-from docmill.tasks.store import ShardWriter
+from docmill.tasks.lake.staging import ShardWriter
 
 BATCH = "stopped"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from docmill.tasks.nlp import annotate_chunk, segment_paragraphs, tag_in_chunks
+from docmill.tasks.nlp.annotate import annotate_chunk, segment_paragraphs, tag_in_chunks
 from docmill.tasks.records import Document
 
 
@@ -111,7 +111,7 @@ def test_entity_repairs_are_counted_and_applied_to_tokens(nlp):
 
 @pytest.mark.model
 def test_fast_profile_runs_without_noun_chunks():
-    from docmill.tasks.nlp import load_pipeline
+    from docmill.tasks.nlp.pipeline import load_pipeline
     from docmill.tasks.options import DEFAULT_MODEL
 
     fast = load_pipeline(DEFAULT_MODEL, "fast")
@@ -127,6 +127,6 @@ def test_fast_profile_runs_without_noun_chunks():
     ("n_docs", "limit", "size"), [(70, 64, 35), (200, 64, 50), (64, 64, 64), (5, 64, 5), (0, 64, 1)]
 )
 def test_chunks_spread_a_shard_evenly_within_the_limit(n_docs, limit, size):
-    from docmill.tasks.shard import even_chunk_size
+    from docmill.tasks.passes.tag import even_chunk_size
 
     assert even_chunk_size(n_docs, limit) == size

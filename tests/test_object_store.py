@@ -21,8 +21,10 @@ from conftest import PROJECT_ROOT, SEED_ARTICLE, SEEDS
 from corpus_factory import write_corpus
 
 from docmill.flows.maintenance import rebuild_warehouse
-from docmill.tasks import schemas, storage, store
-from docmill.tasks.storage import ObjectPath
+from docmill.tasks import schemas
+from docmill.tasks.lake import filesystem
+from docmill.tasks.lake.filesystem import ObjectPath
+from docmill.tasks.lake.layout import Layout
 from docmill.warehouse.history import snapshots
 from docmill.warehouse.query import connect_read_only
 
@@ -53,7 +55,7 @@ def s3_endpoint() -> Iterator[str]:
     names = [*CREDENTIALS, "AWS_ENDPOINT_URL"]
     saved = {name: os.environ.get(name) for name in names}
     os.environ.update(CREDENTIALS, AWS_ENDPOINT_URL=endpoint)
-    storage.object_filesystem.cache_clear()
+    filesystem.object_filesystem.cache_clear()
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -82,7 +84,7 @@ def s3_endpoint() -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        storage.object_filesystem.cache_clear()
+        filesystem.object_filesystem.cache_clear()
 
 
 @pytest.fixture
@@ -98,29 +100,29 @@ def local_dir(tmp_path, monkeypatch) -> Path:
 
 
 def test_location_parses_paths_and_uris(tmp_path):
-    assert storage.location(str(tmp_path)) == tmp_path.resolve()
-    assert storage.location(f"file://{tmp_path}") == tmp_path.resolve()
-    assert storage.location("s3://bucket/a/b/") == ObjectPath("s3", "bucket/a/b")
+    assert filesystem.location(str(tmp_path)) == tmp_path.resolve()
+    assert filesystem.location(f"file://{tmp_path}") == tmp_path.resolve()
+    assert filesystem.location("s3://bucket/a/b/") == ObjectPath("s3", "bucket/a/b")
     assert (
-        str(storage.location("s3://bucket/a") / "lake" / "x.parquet")
+        str(filesystem.location("s3://bucket/a") / "lake" / "x.parquet")
         == "s3://bucket/a/lake/x.parquet"
     )
-    with pytest.raises(storage.StorageError, match="gs://bucket"):
-        storage.location("gs://bucket/a")
-    with pytest.raises(storage.StorageError, match="names no bucket"):
-        storage.location("s3://")
-    with pytest.raises(storage.StorageError, match="did you mean s3://bucket/a"):
-        storage.location("s3:/bucket/a")
+    with pytest.raises(filesystem.StorageError, match="gs://bucket"):
+        filesystem.location("gs://bucket/a")
+    with pytest.raises(filesystem.StorageError, match="names no bucket"):
+        filesystem.location("s3://")
+    with pytest.raises(filesystem.StorageError, match="did you mean s3://bucket/a"):
+        filesystem.location("s3:/bucket/a")
 
 
 def test_local_state_is_kept_per_prefix(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCMILL_LOCAL_DIR", str(tmp_path))
-    prod = store.Layout.at("s3://bucket/prod")
-    staging = store.Layout.at("s3://bucket/staging")
+    prod = Layout.at("s3://bucket/prod")
+    staging = Layout.at("s3://bucket/staging")
     assert prod.catalog.location == str(tmp_path / "s3" / "bucket" / "prod" / "catalog.sqlite")
     assert prod.catalog.data_path == "s3://bucket/prod/tables/"
     assert prod.catalog != staging.catalog and prod.lock_file("b") != staging.lock_file("b")
-    local = store.Layout.at(tmp_path / "data")
+    local = Layout.at(tmp_path / "data")
     assert local.catalog.location == str(tmp_path / "data" / "catalog.sqlite")
 
 
@@ -135,14 +137,14 @@ def test_an_unusable_endpoint_is_refused_without_echoing_credentials(
     monkeypatch, endpoint, message
 ):
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    with pytest.raises(storage.StorageError, match=message) as refused:
-        storage.endpoint_url()
+    with pytest.raises(filesystem.StorageError, match=message) as refused:
+        filesystem.endpoint_url()
     assert "secret" not in str(refused.value)
 
 
 def test_object_paths_behave_like_the_local_ones(s3_endpoint, prefix):
-    root = storage.location(prefix)
-    assert not root.exists() and root.glob("*") == [] and storage.walk_files(root) == []
+    root = filesystem.location(prefix)
+    assert not root.exists() and root.glob("*") == [] and filesystem.walk_files(root) == []
     (root / "a" / "x.json").write_text('{"k": 1}')
     (root / "a" / "y.json").write_text("{}")
     (root / "b" / "c" / "z.json").write_text("{}")
@@ -150,22 +152,22 @@ def test_object_paths_behave_like_the_local_ones(s3_endpoint, prefix):
     assert (root / "a" / "x.json").read_text() == '{"k": 1}'
     assert [p.name for p in root.glob("*/*.json")] == ["x.json", "y.json"]
     assert [str(p) for p in root.glob("b/*/z.json")] == [f"{prefix}/b/c/z.json"]
-    assert sorted(storage.walk_files(root)) == ["a/x.json", "a/y.json", "b/c/z.json"]
-    storage.copy_file(root / "a" / "x.json", root / "copy" / "x.json")
+    assert sorted(filesystem.walk_files(root)) == ["a/x.json", "a/y.json", "b/c/z.json"]
+    filesystem.copy_file(root / "a" / "x.json", root / "copy" / "x.json")
     assert (root / "copy" / "x.json").read_text() == '{"k": 1}'
     table = pa.table({"n": [1, 2]})
-    storage.write_parquet_file(table, root / "t.parquet")
-    assert storage.read_parquet(root / "t.parquet").equals(table)
-    storage.remove_tree(root / "a")
+    filesystem.write_parquet_file(table, root / "t.parquet")
+    assert filesystem.read_parquet(root / "t.parquet").equals(table)
+    filesystem.remove_tree(root / "a")
     assert not (root / "a").exists() and (root / "b" / "c" / "z.json").is_file()
     with pytest.raises(FileNotFoundError):
         (root / "a" / "x.json").read_text()
 
 
 def test_a_missing_bucket_is_named_before_any_work(s3_endpoint):
-    storage.check_reachable(storage.location(f"s3://{BUCKET}/anything"))
-    with pytest.raises(storage.StorageError, match="bucket 'no-such-bucket' does not exist"):
-        storage.check_reachable(storage.location("s3://no-such-bucket/data"))
+    filesystem.check_reachable(filesystem.location(f"s3://{BUCKET}/anything"))
+    with pytest.raises(filesystem.StorageError, match="bucket 'no-such-bucket' does not exist"):
+        filesystem.check_reachable(filesystem.location("s3://no-such-bucket/data"))
 
 
 def _env(api_url: str, data_dir: str, local_dir: Path, **extra: str) -> dict[str, str]:
@@ -233,13 +235,13 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
     assert local.returncode == 0, local.stderr
     [(n_seeds,)] = _rows(on_disk, "select count(*) from documents")
 
-    layout = store.Layout.at(prefix)
+    layout = Layout.at(prefix)
     # The data files are in the bucket; the catalog, the report and the lock on this machine.
     state = local_dir / "s3" / layout.data_dir.key
     assert layout.local_dir == state and layout.catalog.location == str(state / "catalog.sqlite")
     assert (state / "catalog.sqlite").is_file() and (state / "report" / "index.html").is_file()
     assert sorted(p.name for p in local_dir.rglob("*.parquet")) == []
-    in_bucket = storage.walk_files(layout.tables)
+    in_bucket = filesystem.walk_files(layout.tables)
     assert any(name.startswith("stored/tokens/") for name in in_bucket)
     assert not layout.staging("seeds").exists()
 
@@ -283,10 +285,10 @@ def test_a_batch_in_object_storage_reads_back_and_reruns_without_duplicates(
 
     # The maintenance flow rebuilds the views, expires the replaced version (retention 0) and
     # deletes its files from the bucket, and leaves the published data alone.
-    files_before = len(storage.walk_files(layout.tables))
+    files_before = len(filesystem.walk_files(layout.tables))
     maintained = rebuild_warehouse(data_dir=prefix)
     assert maintained["files_deleted"] > 0
-    assert len(storage.walk_files(layout.tables)) == files_before - maintained["files_deleted"]
+    assert len(filesystem.walk_files(layout.tables)) == files_before - maintained["files_deleted"]
     assert "documents" in maintained["views"] and _snapshot(prefix) == both
     report = _docmill(env, "report", "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
@@ -310,7 +312,7 @@ def test_killed_before_publishing_leaves_the_previous_version_readable(
     )
     assert crashed.returncode == -signal.SIGKILL
 
-    layout = store.Layout.at(prefix)
+    layout = Layout.at(prefix)
     if crash_at == "publish_before_commit":
         # The new version's files were written to the bucket, but no snapshot holds them.
         with connect_read_only(prefix) as con:
@@ -322,7 +324,7 @@ def test_killed_before_publishing_leaves_the_previous_version_readable(
                     [table],
                 ).fetchall()
             }
-        in_bucket = {name.rsplit("/", 1)[-1] for name in storage.walk_files(layout.tables)}
+        in_bucket = {name.rsplit("/", 1)[-1] for name in filesystem.walk_files(layout.tables)}
         assert in_bucket - listed
     assert _snapshot(prefix) == before and _no_duplicates(prefix)
 

@@ -16,7 +16,8 @@ import pytest
 from conftest import PROJECT_ROOT, SEED_ARTICLE, SEEDS
 from corpus_factory import write_corpus
 
-from docmill.tasks import store
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.locks import batch_is_locked
 from docmill.warehouse.query import connect_read_only
 
 pytestmark = [pytest.mark.prefect, pytest.mark.model]
@@ -300,9 +301,9 @@ def test_second_concurrent_run_of_a_batch_fails_clearly(prefect_server, tmp_path
         stderr=subprocess.PIPE,
         text=True,
     )
-    layout = store.Layout(data_dir)
+    layout = Layout(data_dir)
     deadline = time.monotonic() + 120
-    while not store.batch_is_locked(layout, "busy"):
+    while not batch_is_locked(layout, "busy"):
         assert first.poll() is None and time.monotonic() < deadline
         time.sleep(0.1)
     second = _cli_run(env, str(corpus), "--batch-id", "busy")

@@ -7,7 +7,7 @@ from conftest import SEEDS
 from corpus_factory import write_corpus
 
 from docmill.flows.process import process_documents
-from docmill.tasks.nlp import tag_in_chunks
+from docmill.tasks.nlp.annotate import tag_in_chunks
 from docmill.tasks.records import Document
 from docmill.warehouse.query import connect_read_only
 

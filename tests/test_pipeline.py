@@ -8,7 +8,7 @@ import pytest
 from conftest import SEED_ARTICLE, SEEDS
 
 from docmill.flows.process import process_documents
-from docmill.tasks.entities import VALUE_LABELS
+from docmill.tasks.nlp.entities import VALUE_LABELS
 from docmill.warehouse.query import connect_read_only
 
 pytestmark = [pytest.mark.prefect, pytest.mark.model]

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from docmill.tasks.plan import default_batch_id, plan_batch, shard_key, shard_size
-from docmill.tasks.prepare import ProcessingOptions
+from docmill.tasks.passes.plan import default_batch_id, plan_batch, shard_key, shard_size
+from docmill.tasks.passes.prepare import ProcessingOptions
 from docmill.tasks.records import SourceItem
 
 
@@ -80,7 +80,7 @@ def _id_digest(text: str) -> str:
 )
 def test_json_ids_keep_the_doc_id_they_always_had(tmp_path, raw_id, source_id):
     """Invariant 6: the doc_id of an id that worked before does not change, number or string."""
-    from docmill.tasks.ingest import plan_items
+    from docmill.tasks.ingest.read import plan_items
 
     path = tmp_path / "a.jsonl"
     path.write_text(f'{{"id": {raw_id}, "text": "t"}}\n')
@@ -89,7 +89,7 @@ def test_json_ids_keep_the_doc_id_they_always_had(tmp_path, raw_id, source_id):
 
 
 def test_a_number_and_a_string_with_the_same_digits_are_one_id_and_the_reject_says_so(tmp_path):
-    from docmill.tasks.ingest import plan_items
+    from docmill.tasks.ingest.read import plan_items
 
     path = tmp_path / "a.jsonl"
     path.write_text('{"id": "5", "text": "a"}\n{"id": 5, "text": "b"}\n{"id": "x", "text": "c"}\n')

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from docmill.tasks.prepare import PrepareSpec, ProcessingOptions, prepare_shard
+from docmill.tasks.passes.prepare import PrepareSpec, ProcessingOptions, prepare_shard
 
 GERMAN = (
     "Die Bundesregierung hat am Mittwoch ein neues Gesetz zur Förderung erneuerbarer Energien "
@@ -29,7 +29,8 @@ def _write_inputs(folder: Path) -> None:
 
 
 def test_prepare_shard_stages_languages_signals_and_rejects(tmp_path: Path):
-    from docmill.tasks.ingest import plan_items, resolve_sources
+    from docmill.tasks.ingest.read import plan_items
+    from docmill.tasks.ingest.sources import resolve_sources
 
     _write_inputs(tmp_path / "in")
     items = tuple(plan_items(resolve_sources([str(tmp_path / "in")])))

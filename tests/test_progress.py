@@ -19,7 +19,7 @@ import pytest
 from conftest import PROJECT_ROOT, SEEDS
 
 from docmill.flows.progress import PROGRESS_RECORD, ShardProgress
-from docmill.tasks.shard import ShardResult
+from docmill.tasks.passes.tag import ShardResult
 
 TASK_RUN_LINE = re.compile(r"Task run '[^']+' - Finished in state")
 PROGRESS_LOG_LINE = re.compile(r"\| INFO .* - tagging \d+/\d+ items")

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docmill.tasks.quality import (
+from docmill.tasks.filters.quality import (
     SIGNAL_NAMES,
     QualitySignals,
     QualityThresholds,

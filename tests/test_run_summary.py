@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from docmill.flows.artifacts import run_story, summary_markdown
 from docmill.flows.cli import _format_summary, main
-from docmill.flows.reporting import run_story, summary_markdown
 from docmill.warehouse.query import connect_read_only
 
 COUNTERS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from docmill.tasks.gold import ONTONOTES_TO_CONLL, GoldDocument
-from docmill.tasks.scoring import PRF, Prediction, offset_map, prf, score, trim_span
+from docmill.evaluation.gold import ONTONOTES_TO_CONLL, GoldDocument
+from docmill.evaluation.scoring import PRF, Prediction, offset_map, prf, score, trim_span
 
 
 def test_prf_counts_and_scores():

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from docmill.tasks.ingest import plan_items, read_items, resolve_sources, scan_sources
+from docmill.tasks.ingest.read import plan_items, read_items
+from docmill.tasks.ingest.sources import resolve_sources, scan_sources
 from docmill.tasks.records import ItemRejected
 
 CAPSH = shutil.which("capsh")
@@ -182,7 +183,8 @@ def test_a_fifo_matched_by_a_glob_is_a_reject(tmp_path: Path) -> None:
 
 _PLAN_AND_READ = """
 import json, os, sys
-from docmill.tasks.ingest import plan_items, read_items, resolve_sources
+from docmill.tasks.ingest.read import plan_items, read_items
+from docmill.tasks.ingest.sources import resolve_sources
 from docmill.tasks.records import ItemRejected
 root, source = sys.argv[1], sys.argv[2]
 out = {}
@@ -268,13 +270,13 @@ def test_skipped_files_are_listed_and_entries_that_cannot_be_walked_are_not(tmp_
 
 def test_a_file_swapped_for_a_fifo_after_planning_is_not_read(tmp_path: Path, monkeypatch) -> None:
     """Even if the stat check were passed (a race), the open cannot block and reads nothing."""
-    from docmill.tasks import ingest
+    from docmill.tasks.ingest import read
 
     path = good(tmp_path)
     (item,) = plan_items([path])
     path.unlink()
     os.mkfifo(path)
-    monkeypatch.setattr(ingest, "entry_problem", lambda _: None)
+    monkeypatch.setattr(read, "entry_problem", lambda _: None)
     result: list = []
     worker = threading.Thread(target=lambda: result.extend(read_items([item])), daemon=True)
     worker.start()
@@ -305,7 +307,7 @@ def test_files_left_out_for_their_suffix_are_named_before_a_run(tmp_path: Path) 
 
 
 def test_nothing_left_out_says_nothing() -> None:
-    from docmill.tasks.sources import describe_skipped
+    from docmill.tasks.ingest.sources import describe_skipped
 
     assert describe_skipped([]) is None
     many = [Path(f"f{n}.x{n}") for n in range(7)]

@@ -11,7 +11,7 @@ import pytest
 from lake_factory import Doc, write_version
 
 from docmill.flows.cli import main
-from docmill.tasks import catalog
+from docmill.tasks.lake import catalog
 from docmill.warehouse.build import build_warehouse
 from docmill.warehouse.output import display_width, fetch_limited, format_markdown, format_table
 

@@ -14,7 +14,7 @@ import pytest
 from lake_factory import Doc, Mention, write_version
 
 from docmill.flows.cli import main
-from docmill.tasks import catalog, duckdb_extensions
+from docmill.tasks.lake import catalog, duckdb_extensions
 from docmill.warehouse.build import build_warehouse
 from docmill.warehouse.upkeep import upkeep
 

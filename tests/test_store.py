@@ -6,20 +6,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from docmill.tasks import schemas, store
+from docmill.tasks import schemas
+from docmill.tasks.lake.layout import InvalidBatchId, Layout, validate_batch_id
+from docmill.tasks.lake.locks import BatchBusy, batch_lock
+from docmill.tasks.lake.staging import ShardWriter, completed_shard
 
 
 @pytest.mark.parametrize(
     "batch_id", ["../x", "a/b", "", ".hidden", "a..b", "x" * 129, "a b", "a=b", "-lead", "é"]
 )
 def test_unsafe_batch_ids_are_refused(batch_id):
-    with pytest.raises(store.InvalidBatchId, match="invalid batch id"):
-        store.validate_batch_id(batch_id)
+    with pytest.raises(InvalidBatchId, match="invalid batch id"):
+        validate_batch_id(batch_id)
 
 
 @pytest.mark.parametrize("batch_id", ["2026-11-26", "news_01", "B.1", "x" * 128])
 def test_plain_batch_ids_pass(batch_id):
-    assert store.validate_batch_id(batch_id) == batch_id
+    assert validate_batch_id(batch_id) == batch_id
 
 
 def _entities(n: int) -> pa.Table:
@@ -44,11 +47,11 @@ def _entities(n: int) -> pa.Table:
 
 def test_shard_writer_writes_every_table_with_version_metadata(tmp_path):
     final = tmp_path / "shard"
-    writer = store.ShardWriter(final)
+    writer = ShardWriter(final)
     writer.write("entities", _entities(3))
     writer.write("entities", _entities(2))
     writer.commit({"n": 1})
-    assert store.completed_shard(final) == {"n": 1}
+    assert completed_shard(final) == {"n": 1}
     assert pq.read_table(final / "entities.parquet").num_rows == 5
     for name in schemas.BATCH_TABLES:
         meta = pq.read_schema(final / f"{name}.parquet").metadata
@@ -58,22 +61,22 @@ def test_shard_writer_writes_every_table_with_version_metadata(tmp_path):
 
 
 def test_aborted_shard_leaves_nothing_behind(tmp_path):
-    writer = store.ShardWriter(tmp_path / "shard")
+    writer = ShardWriter(tmp_path / "shard")
     writer.write("entities", _entities(1))
     writer.abort()
-    assert store.completed_shard(tmp_path / "shard") is None
+    assert completed_shard(tmp_path / "shard") is None
     assert list(tmp_path.iterdir()) == []
 
 
 def test_shard_without_marker_is_not_complete(tmp_path):
     (tmp_path / "shard").mkdir()
     pq.write_table(_entities(1), tmp_path / "shard" / "entities.parquet")
-    assert store.completed_shard(tmp_path / "shard") is None
+    assert completed_shard(tmp_path / "shard") is None
 
 
 def test_shard_writer_gives_every_row_its_batch(tmp_path):
     final = tmp_path / "shard"
-    writer = store.ShardWriter(final, batch_id="b7")
+    writer = ShardWriter(final, batch_id="b7")
     writer.write("entities", _entities(2).drop_columns(["batch_id"]))
     writer.commit({})
     for name in schemas.BATCH_TABLES:
@@ -82,7 +85,7 @@ def test_shard_writer_gives_every_row_its_batch(tmp_path):
 
 
 def _hold_lock(data_dir: str, ready, release) -> None:
-    with store.batch_lock(store.Layout(Path(data_dir)), "b1"):
+    with batch_lock(Layout(Path(data_dir)), "b1"):
         ready.set()
         release.wait(30)
 
@@ -94,15 +97,15 @@ def test_second_run_of_a_batch_is_refused_clearly(tmp_path):
     holder.start()
     try:
         assert ready.wait(30)
-        busy = pytest.raises(store.BatchBusy, match="being processed by another run")
-        with busy, store.batch_lock(store.Layout(tmp_path), "b1"):
+        busy = pytest.raises(BatchBusy, match="being processed by another run")
+        with busy, batch_lock(Layout(tmp_path), "b1"):
             pass
-        with store.batch_lock(store.Layout(tmp_path), "b2"):
+        with batch_lock(Layout(tmp_path), "b2"):
             pass
     finally:
         release.set()
         holder.join(30)
-    with store.batch_lock(store.Layout(tmp_path), "b1", wait_seconds=5):
+    with batch_lock(Layout(tmp_path), "b1", wait_seconds=5):
         pass
 
 
@@ -115,5 +118,5 @@ def test_lock_of_a_killed_holder_is_released(tmp_path):
     holder.kill()
     holder.join(30)
     started = time.monotonic()
-    with store.batch_lock(store.Layout(tmp_path), "b1", wait_seconds=5):
+    with batch_lock(Layout(tmp_path), "b1", wait_seconds=5):
         assert time.monotonic() - started < 5

@@ -250,7 +250,7 @@ def _evidence(ui, stack, tmp_path):
 
 
 def test_the_custom_run_form_shows_the_defaults_a_run_uses(ui, stack, tmp_path):
-    from docmill.tasks.clean import DEFAULT_STEPS
+    from docmill.tasks.clean.steps import DEFAULT_STEPS
 
     with _evidence(ui, stack, tmp_path):
         ui.open_home()

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from lake_factory import Doc, Mention, write_run, write_version
 
-from docmill.tasks import catalog, schemas
-from docmill.tasks.store import Layout
+from docmill.tasks import schemas
+from docmill.tasks.lake import catalog
+from docmill.tasks.lake.layout import Layout
 from docmill.warehouse.build import VIEW_NAMES, build_warehouse
 from docmill.warehouse.query import connect_read_only, read_consistently
 from docmill.warehouse.upkeep import ORPHAN_AGE, upkeep

@@ -17,8 +17,8 @@ import duckdb
 import pytest
 from lake_factory import Doc, Mention, catalog_held_open, write_run, write_version
 
-from docmill.tasks import catalog
-from docmill.tasks.store import Layout
+from docmill.tasks.lake import catalog
+from docmill.tasks.lake.layout import Layout
 from docmill.warehouse.build import META_VIEW, VIEW_NAMES, build_warehouse, views_up_to_date
 from docmill.warehouse.query import WarehouseMissing, connect_read_only, run_query
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.tasks import catalog, storage
-from docmill.tasks.catalog import ALIAS
+from docmill.tasks.lake import catalog, filesystem
+from docmill.tasks.lake.catalog import ALIAS
+from docmill.tasks.lake.filesystem import Location
+from docmill.tasks.lake.layout import Layout
 from docmill.tasks.schemas import SCHEMA_VERSION
-from docmill.tasks.storage import Location
-from docmill.tasks.store import Layout
 
 META_VIEW = "docmill_meta"
 
@@ -112,7 +112,7 @@ def _meta_sql(digest: str) -> str:
 def build_warehouse(data_dir: str | Path | Location) -> list[str]:
     """Create or refresh every view in the catalog of `data_dir` (one commit; the stored tables
     are created first when the catalog is new); return the view names."""
-    layout = Layout.at(storage.location(data_dir))
+    layout = Layout.at(filesystem.location(data_dir))
     statements = warehouse_ddl()
     con = catalog.connect(layout.catalog)
     try:
@@ -146,7 +146,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None
 
 def views_up_to_date(data_dir: str | Path | Location) -> bool:
     """True when the catalog exists and holds the current views."""
-    layout = Layout.at(storage.location(data_dir))
+    layout = Layout.at(filesystem.location(data_dir))
     try:
         con = catalog.connect(layout.catalog, read_only=True)
     except catalog.CatalogMissing:

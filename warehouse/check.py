@@ -8,7 +8,7 @@ What a query notices by itself, and what only this check does (DuckDB 1.5.5, mea
   (docmill sql names the batch and the file);
 - a flipped byte that still decodes: DuckDB neither writes nor verifies Parquet page checksums,
   so the query returns wrong values silently. Every data file a publish or a compaction adds
-  has its BLAKE2b digest recorded right after the commit (tasks/file_sums.py), and the check
+  has its BLAKE2b digest recorded right after the commit (tasks/lake/file_sums.py), and the check
   compares it; it also reads every page with pyarrow, which verifies page checksums where a
   file has them. A file without a recorded digest (a lake older than the recording, or a run
   killed between its commit and the recording) gets the rest: present, its recorded size,
@@ -44,10 +44,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docmill.tasks import catalog, file_sums, schemas, storage, store
-from docmill.tasks.catalog import ALIAS, METADATA, stored_table
-from docmill.tasks.storage import Location
-from docmill.tasks.store import Layout
+from docmill.tasks import schemas
+from docmill.tasks.lake import catalog, file_sums, filesystem
+from docmill.tasks.lake.catalog import ALIAS, METADATA, stored_table
+from docmill.tasks.lake.filesystem import Location
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.locks import batch_lock
+from docmill.tasks.lake.staging import write_staged_plan
 
 QUARANTINE = "_damaged"
 _READ_BATCH_ROWS = 65_536
@@ -144,7 +147,7 @@ def check_lake(
     where written, its checksum verified, with `read_pages`), and holding the rows the catalog
     recorded. A SQLite catalog gets SQLite's own `quick_check`."""
     started = time.perf_counter()
-    layout = Layout.at(storage.location(data_dir))
+    layout = Layout.at(filesystem.location(data_dir))
     report = CheckReport(catalog_problem=_sqlite_problem(layout.catalog))
     compare = read_pages if compare_sums is None else compare_sums
     sums = file_sums.recorded(layout.data_dir) if compare else {}
@@ -215,8 +218,8 @@ def _verify(
     lake_file: LakeFile, *, read_pages: bool, sums: dict[str, file_sums.FileSum]
 ) -> tuple[str | None, int]:
     """(what is wrong with the file or None, rows read)."""
-    location = storage.location(lake_file.path)
-    where, fs = storage.arrow_target(location)
+    location = filesystem.location(lake_file.path)
+    where, fs = filesystem.arrow_target(location)
     try:
         size = _size(location)
     except FileNotFoundError:
@@ -250,7 +253,7 @@ def _verify(
 def _size(location: Location) -> int:
     if isinstance(location, Path):
         return location.stat().st_size
-    where, fs = storage.arrow_target(location)
+    where, fs = filesystem.arrow_target(location)
     info = fs.get_file_info(where)
     if info.type.name == "NotFound":
         raise FileNotFoundError(str(location))
@@ -333,7 +336,7 @@ def explain_read_error(
 
 
 def _named_damage(data_dir: str | Path | Location, path: str, message: str) -> list[Damage]:
-    layout = Layout.at(storage.location(data_dir))
+    layout = Layout.at(filesystem.location(data_dir))
     with contextlib.closing(catalog.connect(layout.catalog, read_only=True)) as con:
         files = [f for f in lake_files(con) if f.path == path] or [
             # a file of an earlier snapshot (time travel): the catalog records it by name
@@ -378,7 +381,7 @@ def describe(report: CheckReport) -> str:
 def repair_lake(data_dir: str | Path | Location, report: CheckReport) -> RepairResult:
     """Take every batch with a damaged file out of the lake in one commit, and stage its
     recorded items for `docmill run --batch-id`. RepairRefused for damage it does not mend."""
-    layout = Layout.at(storage.location(data_dir))
+    layout = Layout.at(filesystem.location(data_dir))
     unmendable = [
         d
         for d in report.damaged
@@ -396,7 +399,7 @@ def repair_lake(data_dir: str | Path | Location, report: CheckReport) -> RepairR
     batches = sorted({b for d in report.damaged for b in (*d.batches, d.file.batch_range[0])})
     with contextlib.ExitStack() as locks:
         for batch_id in batches:
-            locks.enter_context(store.batch_lock(layout, batch_id, what="batch"))
+            locks.enter_context(batch_lock(layout, batch_id, what="batch"))
         return _take_out(layout, report.damaged, batches)
 
 
@@ -446,7 +449,7 @@ def _stage_items(layout: Layout, con: duckdb.DuckDBPyConnection, batches: list[s
         [batches],
     ).fetchall()
     for batch_id, manifest in rows:
-        store.write_staged_plan(layout, batch_id, json.loads(manifest))
+        write_staged_plan(layout, batch_id, json.loads(manifest))
     return sorted(batch_id for batch_id, _manifest in rows)
 
 
@@ -458,7 +461,7 @@ def _stand_ins(damaged: list[Damage], quarantine: Path) -> Iterator[list[Path]]:
     written: list[Location] = []
     try:
         for damage in damaged:
-            location = storage.location(damage.file.path)
+            location = filesystem.location(damage.file.path)
             if location.exists():
                 target = quarantine / damage.file.table / location.name
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -498,7 +501,7 @@ def _write_stand_in(lake_file: LakeFile, location: Location) -> None:
         for field in schema
     ]
     table = pa.Table.from_arrays(columns, schema=schema)
-    where, fs = storage.arrow_target(location)
+    where, fs = filesystem.arrow_target(location)
     padding = 0
     for _attempt in range(8):
         with pq.ParquetWriter(

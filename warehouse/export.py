@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from docmill.tasks.catalog import ALIAS
-from docmill.tasks.storage import Location
+from docmill.tasks.lake.catalog import ALIAS
+from docmill.tasks.lake.filesystem import Location
 from docmill.warehouse.build import VIEW_NAMES
 from docmill.warehouse.query import connect_read_only, read_consistently
 

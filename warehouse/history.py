@@ -1,7 +1,7 @@
 """The lake's history: its snapshots (one per commit) and what a batch's last rerun changed.
 
 Every publish commits with a message and a JSON note of the batch, run, version and the rows
-each table gained and lost (tasks/lake.py), so `docmill history` reads them back without
+each table gained and lost (tasks/lake/publish.py), so `docmill history` reads them back without
 scanning any data, and `docmill diff` compares a batch's rows at its last two publishes with
 time travel (`AT (VERSION => n)`).
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.tasks.catalog import ALIAS, stored_table
-from docmill.tasks.storage import Location
+from docmill.tasks.lake.catalog import ALIAS, stored_table
+from docmill.tasks.lake.filesystem import Location
 from docmill.warehouse.query import connect_read_only
 
 

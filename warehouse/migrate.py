@@ -26,10 +26,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from docmill.tasks import catalog, lake, schemas, storage, store
-from docmill.tasks.catalog import stored_table
-from docmill.tasks.storage import Location
-from docmill.tasks.store import Layout, ShardWriter, remove_staging
+from docmill.tasks import schemas
+from docmill.tasks.lake import catalog, filesystem
+from docmill.tasks.lake.catalog import stored_table
+from docmill.tasks.lake.filesystem import Location
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.publish import publish_batch
+from docmill.tasks.lake.recorded import catalog_rows, reading
+from docmill.tasks.lake.staging import ShardWriter, is_manifest, remove_staging
 
 OLD_FOLDERS = ("lake", "compacted", "runs")
 OLD_FILES = ("warehouse.duckdb", "warehouse.duckdb.wal")
@@ -72,7 +76,7 @@ def migrate(
     progress: Callable[[str], None] = lambda line: None,
 ) -> MigrationResult:
     """Move an old-layout data directory into the catalog; see the module docstring."""
-    layout = Layout.at(storage.location(data_dir))
+    layout = Layout.at(filesystem.location(data_dir))
     result = MigrationResult()
     if not has_old_layout(layout.data_dir):
         return result
@@ -120,7 +124,7 @@ def old_batches(data_dir: Location) -> list[OldBatch]:
             loose.setdefault(batch_id, {})[version_dir.name.split("=", 1)[1]] = version_dir
     compacted: dict[tuple[str, str], Location] = {}
     for listing in sorted((data_dir / "compacted").glob("generation=*/batches.parquet"), key=str):
-        for row in storage.read_parquet(listing).to_pylist():
+        for row in filesystem.read_parquet(listing).to_pylist():
             compacted[(row["batch"], row["version"])] = listing.parent  # newest generation wins
     versions: dict[str, set[str]] = {b: set(v) for b, v in loose.items()}
     for batch_id, version in compacted:
@@ -178,7 +182,7 @@ def _publish_old_batch(layout: Layout, con: duckdb.DuckDBPyConnection, old: OldB
     except BaseException:
         writer.abort()
         raise
-    lake.publish_batch(layout, old.batch_id, [shard], manifest, version=old.version)
+    publish_batch(layout, old.batch_id, [shard], manifest, version=old.version)
     remove_staging(layout, old.batch_id)
 
 
@@ -193,7 +197,7 @@ def _old_manifest(old: OldBatch) -> dict:
         manifest = json.loads(path.read_text())
     except ValueError as err:
         manifest, why = None, f"not JSON: {err}"
-    if not store.is_manifest(manifest):
+    if not is_manifest(manifest):
         raise MigrationError(
             f"the manifest {path} of batch {old.batch_id} is damaged ({why}); nothing of the "
             "batch was migrated and the old layout stays. Restore the file from a backup, or "
@@ -257,7 +261,7 @@ def _old_counts(con: duckdb.DuckDBPyConnection, old: OldBatch) -> dict[str, int]
 
 def _mismatch(layout: Layout, con: duckdb.DuckDBPyConnection, old: OldBatch) -> str | None:
     """Why the catalog's rows of the batch differ from the old ones, or None."""
-    with lake.reading(layout) as reader:
+    with reading(layout) as reader:
         if reader is None:
             return "the catalog does not exist"
         for table in schemas.BATCH_TABLES:
@@ -282,15 +286,11 @@ def _verified(layout: Layout, con: duckdb.DuckDBPyConnection, old: OldBatch) -> 
 
 
 def _catalog_versions(layout: Layout) -> dict[str, str]:
-    return dict(
-        lake.catalog_rows(layout, f"select batch_id, version from {stored_table('batches')}")
-    )
+    return dict(catalog_rows(layout, f"select batch_id, version from {stored_table('batches')}"))
 
 
 def _catalog_run_ids(layout: Layout) -> set[str]:
-    return {
-        row[0] for row in lake.catalog_rows(layout, f"select run_id from {stored_table('runs')}")
-    }
+    return {row[0] for row in catalog_rows(layout, f"select run_id from {stored_table('runs')}")}
 
 
 def _retire_old_layout(layout: Layout, *, remove: bool) -> tuple[Location | None, bool]:
@@ -301,7 +301,7 @@ def _retire_old_layout(layout: Layout, *, remove: bool) -> tuple[Location | None
             if isinstance(path, Path) and path.is_file():
                 path.unlink()
             else:
-                storage.remove_tree(path)
+                filesystem.remove_tree(path)
         return None, True
     if layout.on_object_store:
         # An object store has no rename: the old objects stay until --remove-old deletes them.

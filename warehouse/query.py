@@ -10,10 +10,10 @@ from typing import TypeVar
 
 import duckdb
 
-from docmill.tasks import catalog, storage
-from docmill.tasks.catalog import read_consistently
-from docmill.tasks.storage import Location
-from docmill.tasks.store import Layout
+from docmill.tasks.lake import catalog, filesystem
+from docmill.tasks.lake.catalog import read_consistently
+from docmill.tasks.lake.filesystem import Location
+from docmill.tasks.lake.layout import Layout
 from docmill.warehouse import sql_guard
 from docmill.warehouse.build import warehouse_ddl
 from docmill.warehouse.check import explain_read_error
@@ -44,7 +44,7 @@ def connect_read_only(
 
     An earlier snapshot is read through today's views (as temporary views of the connection):
     the rows are as they were, the way of looking at them is the current one."""
-    data_dir = storage.location(data_dir)
+    data_dir = filesystem.location(data_dir)
     try:
         con = catalog.connect(
             Layout.at(data_dir).catalog,
@@ -79,7 +79,7 @@ def connect_for_user_sql(
     """`connect_read_only`, then locked down for SQL a person typed (warehouse/sql_guard.py):
     no file outside the data directory unless `allow_file_access`, no extension, no setting
     changed. Run the SQL through `sql_guard.checked_statements`."""
-    location = storage.location(data_dir)
+    location = filesystem.location(data_dir)
     con = connect_read_only(
         location, snapshot_version=snapshot_version, snapshot_time=snapshot_time
     )
@@ -127,7 +127,7 @@ def user_query(
 
         return read_consistently(con, run)
     except duckdb.Error as err:
-        refused = sql_guard.refused_file_access(err, str(storage.location(data_dir)))
+        refused = sql_guard.refused_file_access(err, str(filesystem.location(data_dir)))
         if refused is not None:
             raise refused from None
         damaged = explain_read_error(data_dir, err)
@@ -184,7 +184,7 @@ def write_query(
     """Write the result of `sql` to `out` (CSV, JSON or Parquet by its extension), never inside
     the data directory; return the rows written."""
     kind = file_format(out, fmt)
-    location = storage.location(data_dir)
+    location = filesystem.location(data_dir)
     out = out.expanduser().resolve()
     for kept in {Layout(location).local_dir, location}:
         if isinstance(kept, Path) and out.is_relative_to(kept.resolve()):

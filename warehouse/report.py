@@ -15,10 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.tasks import storage
-from docmill.tasks.entities import VALUE_LABELS
-from docmill.tasks.storage import Location
-from docmill.tasks.store import Layout
+from docmill.tasks.lake import filesystem
+from docmill.tasks.lake.filesystem import Location
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.nlp.entities import VALUE_LABELS
 from docmill.warehouse.query import connect_read_only, read_consistently
 from docmill.warehouse.report_html import (
     MAX_ROWS,
@@ -60,7 +60,7 @@ def write_report(data_dir: str | Path | Location, out_dir: Path | None = None) -
 
     Raises WarehouseMissing when the data directory has no warehouse yet.
     """
-    data_dir = storage.location(data_dir)
+    data_dir = filesystem.location(data_dir)
     con = connect_read_only(data_dir)
     try:
         # One snapshot for the whole page, read again if compaction overlapped it.

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.tasks import duckdb_extensions
-from docmill.tasks.catalog import ALIAS
-from docmill.tasks.storage import Location
-from docmill.tasks.store import Layout
+from docmill.tasks.lake import duckdb_extensions
+from docmill.tasks.lake.catalog import ALIAS
+from docmill.tasks.lake.filesystem import Location
+from docmill.tasks.lake.layout import Layout
 
 
 class ShellMissing(RuntimeError):

@@ -9,7 +9,7 @@
   once they have been unused for the grace period, so a query that started before still finds
   them; files no snapshot ever referenced (a publish killed before its commit) once a day old;
 - **checksums**: the merged files' digests are recorded and the records of files gone dropped
-  (tasks/file_sums.py).
+  (tasks/lake/file_sums.py).
 
 Each step is its own short transaction, retried when it races a publish (a merge and a delete
 of the same table conflict). Readers are never blocked and see the same rows throughout.
@@ -28,11 +28,12 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.tasks import catalog, file_sums, storage, store
-from docmill.tasks.catalog import ALIAS, METADATA
-from docmill.tasks.catalog_health import mount_point
-from docmill.tasks.storage import Location
-from docmill.tasks.store import Layout
+from docmill.tasks.lake import catalog, file_sums, filesystem
+from docmill.tasks.lake.catalog import ALIAS, METADATA
+from docmill.tasks.lake.catalog_health import mount_point
+from docmill.tasks.lake.filesystem import Location
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.locks import batch_is_locked
 
 # A publish links its files into the table folders before it commits; only a file older than
 # any publish can take is surely an orphan of a killed one.
@@ -53,7 +54,7 @@ class UpkeepResult:
     snapshots_expired: int = 0
     files_deleted: int = 0
     orphans_deleted: int = 0
-    files_summed: int = 0  # new files whose checksums were recorded (tasks/file_sums.py)
+    files_summed: int = 0  # new files whose checksums were recorded (tasks/lake/file_sums.py)
     seconds: float = 0.0
 
     def summary(self) -> dict:
@@ -83,7 +84,7 @@ def upkeep(
     """Flush and merge (with `merge`), expire snapshots older than `retention_days`, delete
     files unused for `grace_seconds` and orphans a day old."""
     started = time.perf_counter()
-    layout = Layout.at(storage.location(data_dir))
+    layout = Layout.at(filesystem.location(data_dir))
     result = UpkeepResult()
     con = catalog.connect(layout.catalog, create=False)
     try:
@@ -184,9 +185,7 @@ def _remove_unreferenced(
     with contextlib.suppress(duckdb.Error):
         con.execute("rollback")
     locks = layout.local_dir / "_locks"
-    if locks.exists() and any(
-        store.batch_is_locked(layout, lock.stem) for lock in locks.glob("*.lock")
-    ):
+    if locks.exists() and any(batch_is_locked(layout, lock.stem) for lock in locks.glob("*.lock")):
         return 0, 0, len(paths), "a run is publishing"
     try:
         referenced = {

@@ -3,7 +3,7 @@
 Deduplication needs every document of the batch cleaned before any is tagged (so duplicates
 are not tagged again), so a shard is processed in two passes: this one, cheap, stages the
 cleaned documents with their language, quality signals and MinHash signature; the flow then
-decides duplicates over the whole batch (tasks/dedup.py) and `shard.process_shard` tags.
+decides duplicates over the whole batch (tasks/dedup/minhash.py) and `shard.process_shard` tags.
 """
 
 from __future__ import annotations
@@ -18,11 +18,19 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from docmill.tasks import schemas
-from docmill.tasks.clean import DEFAULT_STEPS, clean_document
-from docmill.tasks.dedup import DEFAULT_THRESHOLD, minhash_signature
-from docmill.tasks.html import HtmlOptions
-from docmill.tasks.ingest import read_items
-from docmill.tasks.language import identify_document
+from docmill.tasks.clean.steps import DEFAULT_STEPS, clean_document
+from docmill.tasks.dedup.minhash import DEFAULT_THRESHOLD, minhash_signature
+from docmill.tasks.filters.language import identify_document
+from docmill.tasks.filters.quality import (
+    QualityThresholds,
+    as_columns,
+    failed_thresholds,
+    quality_signals,
+)
+from docmill.tasks.ingest.html import HtmlOptions
+from docmill.tasks.ingest.read import read_items
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.staging import ShardWriter, completed_shard
 from docmill.tasks.options import (
     CHUNK_DOCS,
     MAX_SEGMENT_CHARS,
@@ -30,14 +38,7 @@ from docmill.tasks.options import (
     DedupMode,
     Profile,
 )
-from docmill.tasks.quality import (
-    QualityThresholds,
-    as_columns,
-    failed_thresholds,
-    quality_signals,
-)
 from docmill.tasks.records import Document, ItemRejected, Reject, SourceItem
-from docmill.tasks.store import Layout, ShardWriter, completed_shard
 from docmill.tasks.timing import StageTimer
 
 
@@ -59,7 +60,7 @@ class ProcessingOptions:
     # not tagged. Empty: the model's own language.
     languages: tuple[str, ...] = ()
     min_language_score: float = 0.8
-    # (signal threshold name, value) pairs; see tasks/quality.py.
+    # (signal threshold name, value) pairs; see tasks/filters/quality.py.
     quality_thresholds: tuple[tuple[str, float], ...] = ()
     use_trafilatura: bool = True
     html_time_limit_s: float = 10.0

@@ -1,136 +1,52 @@
-"""The data directory's layout, the staging of shards and the locks that keep one run per batch.
+"""A batch's work before it is published: shard files, the staged plan, markers.
 
-```
-<data_dir>/catalog.sqlite                      the DuckLake catalog (tasks/catalog.py)
-<data_dir>/tables/stored/<table>/*.parquet     the data files it holds
-<data_dir>/_staging/<batch_id>/prepared/<key>/{prepared,rejects}.parquet + _SUCCESS.json
-<data_dir>/_staging/<batch_id>/shards/<shard_key>/<table>.parquet + _SUCCESS.json
-<data_dir>/_staging/<batch_id>/plan.json       the items a run of the batch is processing
-<data_dir>/_locks/<batch_id>.lock
-```
-
-Workers write their shard's tables here without touching the catalog. A shard's outputs become
-complete by one directory rename (so a `_SUCCESS.json` marker is only ever seen beside finished
-files); a finished shard is reused by a retry with the same inputs and settings. The batch is
-published by one catalog transaction that takes every shard's files in (tasks/lake.py).
-
-The data directory may be an object-store prefix (`s3://bucket/prefix`, tasks/storage.py),
-which has no rename: there the marker is the last object written. The catalog (when embedded),
-the report and the locks always live on the local machine (`Layout.local_dir`).
+Workers write their shard's tables under `_staging/<batch_id>/` without touching the catalog. A
+shard's outputs become complete by one directory rename (so a `_SUCCESS.json` marker is only
+ever seen beside finished files); a finished shard is reused by a retry with the same inputs and
+settings. The batch is published by one catalog transaction that takes every shard's files in
+(publish.py). On an object store, which has no rename, the marker is the last object written.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
-import re
 import shutil
-import signal
-import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docmill.tasks import catalog, lifeline, schemas, storage
-from docmill.tasks.storage import Location
+from docmill.tasks import lifeline, schemas
+from docmill.tasks.lake import filesystem
+from docmill.tasks.lake.crash_points import crash_point
+from docmill.tasks.lake.filesystem import Location
+from docmill.tasks.lake.layout import Layout
 
-BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SUCCESS_MARKER = "_SUCCESS.json"
+
+
 STAGED_PLAN = "plan.json"
+
+
 _COMPRESSION = "zstd"
+
+
 # Every page carries a CRC32 of its bytes, so `docmill check` can tell a flipped bit from data
 # (DuckDB reads them without verifying; pyarrow verifies them on request).
 _WRITE_OPTIONS = {"compression": _COMPRESSION, "write_page_checksum": True}
-
-
-class InvalidBatchId(ValueError):
-    pass
-
-
-class BatchBusy(RuntimeError):
-    """Another run holds the batch's lock."""
 
 
 class DamagedRecord(ValueError):
     """The record of a batch's items cannot be read; the message names it and what to do."""
 
 
-def crash_point(name: str) -> None:
-    """Failure injection for the crash-safety tests: `DOCMILL_CRASH_AT=<name>` makes the process
-    die right here with SIGKILL, as a killed worker or a lost machine would."""
-    if os.environ.get("DOCMILL_CRASH_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def validate_batch_id(batch_id: str) -> str:
-    """Refuse ids that could escape the data directory or break a path or a partition name."""
-    if not BATCH_ID_PATTERN.fullmatch(batch_id or "") or ".." in batch_id:
-        raise InvalidBatchId(
-            f"invalid batch id {batch_id!r}: use 1-128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit (no slashes, no '..')"
-        )
-    return batch_id
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """Where everything lives under one data directory (a local path or an object-store
-    prefix); the embedded catalog, the report and the locks always live on this machine."""
-
-    data_dir: Location
-
-    @classmethod
-    def at(cls, data_dir: str | os.PathLike[str] | Location) -> Layout:
-        """The layout of a data directory as a user gives it (path or `s3://bucket/prefix`)."""
-        return cls(storage.location(data_dir))
-
-    @property
-    def on_object_store(self) -> bool:
-        return storage.is_object_store(self.data_dir)
-
-    @property
-    def local_dir(self) -> Path:
-        return storage.local_state_dir(self.data_dir)
-
-    @property
-    def catalog(self) -> catalog.CatalogTarget:
-        """The catalog: DOCMILL_CATALOG, else catalog.sqlite beside the data."""
-        return catalog.target_for(self.data_dir)
-
-    @property
-    def tables(self) -> Location:
-        """Where the catalog's data files live."""
-        return self.data_dir / catalog.TABLES_DIR
-
-    @property
-    def report_dir(self) -> Path:
-        return self.local_dir / "report"
-
-    def staging(self, batch_id: str) -> Location:
-        return self.data_dir / "_staging" / batch_id
-
-    def shard_dir(self, batch_id: str, shard_key: str) -> Location:
-        return self.staging(batch_id) / "shards" / shard_key
-
-    def prepared_dir(self, batch_id: str, shard_key: str) -> Location:
-        return self.staging(batch_id) / "prepared" / shard_key
-
-    def lock_file(self, batch_id: str) -> Path:
-        return self.local_dir / "_locks" / f"{batch_id}.lock"
-
-
 def write_parquet(table: pa.Table, path: Location, *, name: str) -> None:
     """Write `table` with docmill's versioned schema metadata (zstd)."""
     schema = schemas.with_version(schemas.ALL_TABLES[name], name)
-    storage.write_parquet_file(table.cast(schema), path, **_WRITE_OPTIONS)
+    filesystem.write_parquet_file(table.cast(schema), path, **_WRITE_OPTIONS)
 
 
 class ShardWriter:
@@ -156,9 +72,9 @@ class ShardWriter:
         self.final_dir = final_dir
         self.tables = tables
         self.batch_id = batch_id
-        if storage.is_object_store(final_dir):
+        if filesystem.is_object_store(final_dir):
             (final_dir / SUCCESS_MARKER).unlink(missing_ok=True)
-            storage.remove_tree(final_dir)
+            filesystem.remove_tree(final_dir)
             self.work_dir = final_dir
         else:
             self.work_dir = final_dir.with_name(
@@ -174,7 +90,7 @@ class ShardWriter:
         writer = self._writers.get(name)
         if writer is None:
             schema = schemas.with_version(self.tables[name], name)
-            writer = storage.parquet_writer(
+            writer = filesystem.parquet_writer(
                 self.work_dir / f"{name}.parquet", schema, **_WRITE_OPTIONS
             )
             self._writers[name] = writer
@@ -198,7 +114,7 @@ class ShardWriter:
         # A worker whose run died must not complete a shard a rerun may be writing.
         lifeline.check_run_alive()
         _write_json(self.work_dir / SUCCESS_MARKER, summary)
-        if storage.is_object_store(self.final_dir):
+        if filesystem.is_object_store(self.final_dir):
             return
         fsync_tree(self.work_dir)
         lifeline.check_run_alive()
@@ -210,7 +126,7 @@ class ShardWriter:
         for writer in self._writers.values():
             with contextlib.suppress(Exception):
                 writer.close()
-        storage.remove_tree(self.work_dir)
+        filesystem.remove_tree(self.work_dir)
 
 
 def completed_shard(
@@ -229,17 +145,11 @@ def completed_shard(
     return None
 
 
-def new_version() -> str:
-    """A version string that sorts by publish time, with a random tail against clock ties."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:8]
-
-
 def remove_staging(layout: Layout, batch_id: str) -> None:
     """Drop a batch's staging once its shards are published (they serve no retry any more)."""
     staging = layout.staging(batch_id)
     if staging.exists():
-        storage.remove_tree(staging)
+        filesystem.remove_tree(staging)
 
 
 def discard_stale_staging(layout: Layout, batch_id: str) -> int:
@@ -252,7 +162,7 @@ def discard_stale_staging(layout: Layout, batch_id: str) -> int:
         return 0
     stale = list(staging.glob("publish-*")) + list(staging.glob("*/*.tmp-*"))
     for path in stale:
-        storage.remove_tree(path)
+        filesystem.remove_tree(path)
     return len(stale)
 
 
@@ -306,70 +216,16 @@ def staged_batches(layout: Layout) -> list[str]:
     return sorted(p.parent.name for p in root.glob(f"*/{STAGED_PLAN}")) if root.exists() else []
 
 
-def batch_is_locked(layout: Layout, batch_id: str) -> bool:
-    """Whether a live run holds the batch (a probe; the answer may change right after)."""
-    path = layout.lock_file(batch_id)
-    if not path.exists():
-        return False
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
-
-
 def _write_atomically(path: Location, write) -> None:
     """Readers see the old file or the new one: locally by writing aside and renaming, in an
     object store because one object write is atomic."""
-    if storage.is_object_store(path):
+    if filesystem.is_object_store(path):
         write(path)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
     write(tmp)
     os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def batch_lock(
-    layout: Layout, batch_id: str, *, wait_seconds: float = 0.0, what: str = "batch"
-) -> Iterator[None]:
-    """Hold an exclusive lock on a batch for the length of a run.
-
-    The kernel releases a flock when its holder dies, so a run killed with SIGKILL never
-    leaves a stale lock behind.
-    """
-    path = layout.lock_file(batch_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as err:
-                if err.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    raise BatchBusy(
-                        f"{what} {batch_id!r} is being processed by another run ({holder}); "
-                        "wait for it to finish, then rerun if needed"
-                    ) from None
-                time.sleep(0.5)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} since {datetime.now(UTC).isoformat(timespec='seconds')}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write_json(path: Location, payload: dict) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
-from docmill.tasks.prepare import PrepareResult
+from docmill.tasks.passes.prepare import PrepareResult
+from docmill.tasks.passes.tag import ShardResult
 from docmill.tasks.schemas import PIPELINE_VERSION
-from docmill.tasks.shard import ShardResult
 
 
 def run_record(run_id: str, batch_id: str, started_at: datetime, model_id: str) -> dict:

@@ -11,7 +11,7 @@ import codecs
 
 import charset_normalizer
 
-from docmill.tasks.western import is_sparse, reads_as_western
+from docmill.tasks.ingest.western import is_sparse, reads_as_western
 
 # Longest BOMs first: the UTF-32-LE BOM starts with the UTF-16-LE one.
 _BOMS: tuple[tuple[bytes, str], ...] = (

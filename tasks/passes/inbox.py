@@ -11,22 +11,25 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from docmill.tasks import lake, store
-from docmill.tasks.ingest import plan_items
-from docmill.tasks.plan import manifest_entries
+from docmill.tasks.ingest.read import plan_items
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.locks import batch_is_locked
+from docmill.tasks.lake.recorded import batch_manifests
+from docmill.tasks.lake.staging import read_staged_plan, staged_batches
+from docmill.tasks.passes.plan import manifest_entries
 from docmill.tasks.records import SourceItem
 
 INBOX_LOCK = "_inbox"
 
 
-def held_items(layout: store.Layout, *, exclude_batch: str | None = None) -> set[tuple[str, str]]:
+def held_items(layout: Layout, *, exclude_batch: str | None = None) -> set[tuple[str, str]]:
     """(source_uri, content_hash) of every item a published batch or a live run holds."""
     held: set[tuple[str, str]] = set()
-    manifests = lake.batch_manifests(layout)
+    manifests = batch_manifests(layout)
     manifests += [
-        store.read_staged_plan(layout, b)
-        for b in store.staged_batches(layout)
-        if b != exclude_batch and store.batch_is_locked(layout, b)
+        read_staged_plan(layout, b)
+        for b in staged_batches(layout)
+        if b != exclude_batch and batch_is_locked(layout, b)
     ]
     for manifest in manifests:
         for entry in manifest_entries(manifest or {}):

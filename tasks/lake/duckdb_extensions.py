@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from docmill.tasks.storage import StorageError, endpoint_url
+from docmill.tasks.lake.filesystem import StorageError, endpoint_url
 
 # extension name -> the registry package that carries its binary
 PACKAGES = {

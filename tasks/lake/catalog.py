@@ -38,8 +38,9 @@ from urllib.parse import unquote, urlsplit
 
 import duckdb
 
-from docmill.tasks import catalog_health, duckdb_extensions, schemas, storage
-from docmill.tasks.storage import Location, StorageError
+from docmill.tasks import schemas
+from docmill.tasks.lake import catalog_health, duckdb_extensions, filesystem
+from docmill.tasks.lake.filesystem import Location, StorageError
 
 ALIAS = "docmill"
 STORED = "stored"
@@ -124,7 +125,7 @@ def target_for(data_dir: Location, catalog: str | None = None) -> CatalogTarget:
     configured = catalog if catalog is not None else os.environ.get(CATALOG_ENV, "")
     data_path = str(data_dir / TABLES_DIR).rstrip("/") + "/"
     if not configured.strip():
-        sqlite_file = storage.local_state_dir(data_dir) / CATALOG_FILE
+        sqlite_file = filesystem.local_state_dir(data_dir) / CATALOG_FILE
         return CatalogTarget("sqlite", str(sqlite_file), data_path)
     return CatalogTarget(*parse_catalog(configured), data_path)
 

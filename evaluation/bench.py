@@ -24,9 +24,10 @@ from pathlib import Path
 
 import psutil
 
-from docmill.tasks.clean import DEFAULT_STEPS, clean_document, paragraph_spans
-from docmill.tasks.ingest import plan_items, read_items, resolve_sources
-from docmill.tasks.nlp import load_pipeline
+from docmill.tasks.clean.steps import DEFAULT_STEPS, clean_document, paragraph_spans
+from docmill.tasks.ingest.read import plan_items, read_items
+from docmill.tasks.ingest.sources import resolve_sources
+from docmill.tasks.nlp.pipeline import load_pipeline
 from docmill.tasks.options import DEFAULT_MODEL
 from docmill.tasks.records import ItemRejected
 

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from docmill.tasks import lake, storage
-from docmill.tasks.store import Layout
+from docmill.tasks.lake import filesystem
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.recorded import other_batches_signatures
 
 NUM_PERM = 128
 SHINGLE_WORDS = 5
@@ -209,13 +210,13 @@ class _LshIndex:
 
 
 def read_fingerprints(
-    paths: Iterable[storage.Location], *, kept_only: bool = False
+    paths: Iterable[filesystem.Location], *, kept_only: bool = False
 ) -> list[Fingerprint]:
     """Fingerprints from `signatures` or `prepared` Parquet files, in file and row order."""
     found: list[Fingerprint] = []
     columns = ["doc_id", "content_hash", "minhash"] + (["kept"] if kept_only else [])
     for path in paths:
-        found += fingerprints(storage.read_parquet(path, columns=columns), kept_only=kept_only)
+        found += fingerprints(filesystem.read_parquet(path, columns=columns), kept_only=kept_only)
     return found
 
 
@@ -240,7 +241,7 @@ def fingerprints(table: pa.Table, *, kept_only: bool = False) -> list[Fingerprin
 def batch_duplicates(
     layout: Layout,
     batch_id: str,
-    prepared_files: Sequence[storage.Location],
+    prepared_files: Sequence[filesystem.Location],
     *,
     mode: str = "near",
     threshold: float = DEFAULT_THRESHOLD,
@@ -251,7 +252,7 @@ def batch_duplicates(
         return {}
     if mode not in ("near", "exact"):
         raise ValueError(f"unknown dedup mode {mode!r}; use near, exact or off")
-    index = lake.other_batches_signatures(layout, batch_id)
+    index = other_batches_signatures(layout, batch_id)
     return find_duplicates(
         read_fingerprints(prepared_files),
         fingerprints(index, kept_only=True),

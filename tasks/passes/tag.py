@@ -15,13 +15,16 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from docmill.tasks import schemas, storage
-from docmill.tasks.dates import parse_published_at
-from docmill.tasks.dedup import Duplicate
-from docmill.tasks.nlp import TagCounts, load_pipeline, tag_in_chunks
-from docmill.tasks.prepare import ProcessingOptions
+from docmill.tasks import schemas
+from docmill.tasks.dedup.minhash import Duplicate
+from docmill.tasks.ingest.dates import parse_published_at
+from docmill.tasks.lake import filesystem
+from docmill.tasks.lake.layout import Layout
+from docmill.tasks.lake.staging import ShardWriter, completed_shard
+from docmill.tasks.nlp.annotate import TagCounts, tag_in_chunks
+from docmill.tasks.nlp.pipeline import load_pipeline
+from docmill.tasks.passes.prepare import ProcessingOptions
 from docmill.tasks.records import Document
-from docmill.tasks.store import Layout, ShardWriter, completed_shard
 from docmill.tasks.timing import StageTimer
 
 
@@ -82,8 +85,8 @@ def process_shard(spec: ShardSpec) -> ShardResult:
     prepared_dir = layout.prepared_dir(spec.batch_id, spec.prepared_key)
     timer = StageTimer()
     with timer("read_prepared"):
-        rows = storage.read_parquet(prepared_dir / "prepared.parquet").to_pylist()
-        rejects = storage.read_parquet(prepared_dir / "rejects.parquet")
+        rows = filesystem.read_parquet(prepared_dir / "prepared.parquet").to_pylist()
+        rejects = filesystem.read_parquet(prepared_dir / "rejects.parquet")
     result = ShardResult(
         spec.shard_no, spec.shard_key, reused=False, n_input=len(rows) + rejects.num_rows
     )

@@ -14,19 +14,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from docmill.tasks.decode import decode_bytes, looks_binary
-from docmill.tasks.html import HtmlExtraction, HtmlOptions, declared_charset, extract_html
-from docmill.tasks.records import Document, ItemRejected, SourceItem
-from docmill.tasks.sources import (  # noqa: F401 - re-exported: callers resolve sources here
-    FORMATS,
-    SourceNotFound,
-    SourceScan,
+from docmill.tasks.ingest.decode import decode_bytes, looks_binary
+from docmill.tasks.ingest.html import HtmlExtraction, HtmlOptions, declared_charset, extract_html
+from docmill.tasks.ingest.sources import (
     entry_problem,
     file_format,
     identity_path,
-    resolve_sources,
-    scan_sources,
 )
+from docmill.tasks.records import Document, ItemRejected, SourceItem
 
 RECORD_FORMATS = frozenset({"jsonl", "csv"})
 MAX_BYTES = 50_000_000

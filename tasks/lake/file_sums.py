@@ -22,9 +22,9 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.tasks import catalog, storage
-from docmill.tasks.catalog import ALIAS, METADATA
-from docmill.tasks.storage import Location
+from docmill.tasks.lake import catalog, filesystem
+from docmill.tasks.lake.catalog import ALIAS, METADATA
+from docmill.tasks.lake.filesystem import Location
 
 FOLDER = "_checksums"
 ALGORITHM = "blake2b-128"
@@ -59,7 +59,7 @@ def folder(data_dir: Location) -> Location:
 
 def digest(path: Location) -> FileSum:
     """The size and digest of the file at `path`, read in 1 MiB chunks."""
-    where, fs = storage.arrow_target(path)
+    where, fs = filesystem.arrow_target(path)
     hasher = hashlib.blake2b(digest_size=16)
     size = 0
     with fs.open_input_stream(where) if fs else open(where, "rb") as stream:
@@ -94,7 +94,7 @@ def record_new_files(data_dir: Location, con: duckdb.DuckDBPyConnection, *, sinc
             for listed in (data_file, delete_file):
                 if listed and Path(listed).name in names:
                     with contextlib.suppress(FileNotFoundError):
-                        sums[Path(listed).name] = digest(storage.location(listed))
+                        sums[Path(listed).name] = digest(filesystem.location(listed))
     if sums:
         _write(folder(data_dir) / f"{since:012d}-{uuid.uuid4().hex[:12]}.json", sums)
     return len(sums)
@@ -126,7 +126,7 @@ def fold(data_dir: Location, con: duckdb.DuckDBPyConnection) -> int:
 def _parts(data_dir: Location) -> list[tuple[Location, dict[str, FileSum]]]:
     root = folder(data_dir)
     parts = []
-    for name in sorted(storage.walk_files(root)):
+    for name in sorted(filesystem.walk_files(root)):
         if "/" in name or not name.endswith(".json"):
             continue
         path = root / name
@@ -144,7 +144,7 @@ def _write(path: Location, sums: dict[str, FileSum]) -> None:
         {"algorithm": ALGORITHM, "files": {k: [v.size, v.digest] for k, v in sorted(sums.items())}},
         indent=0,
     )
-    if storage.is_object_store(path):
+    if filesystem.is_object_store(path):
         path.write_text(text)  # one object write is atomic
         return
     path.parent.mkdir(parents=True, exist_ok=True)

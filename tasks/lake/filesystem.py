@@ -9,7 +9,7 @@ guarantees differ (removing a tree, copying a file, Parquet reads and writes), a
 Object stores have no directories and no rename: "creating a directory" is a no-op, a
 directory exists while some object has its prefix, and a write of one object is atomic (a
 reader sees the old object or the new one). The store builds its publish protocol on that last
-fact (tasks/store.py).
+fact (tasks/lake/staging.py).
 
 Endpoint, region and credentials come from the standard AWS environment variables
 (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,

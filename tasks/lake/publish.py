@@ -1,4 +1,4 @@
-"""Publishing batches to the catalog, and what the catalog records about batches and runs.
+"""Publishing a batch to the catalog in one transaction.
 
 Publishing a batch is one catalog transaction: every stored table loses the batch's old rows
 and gains the new ones, the batch's record (its version and exact input items) is replaced,
@@ -18,7 +18,7 @@ where the copy writes one).
 DuckLake writes the new files before it commits: a run killed in between leaves files no
 snapshot references, which the maintenance flow deletes once they are a day old. DuckDB's files
 carry no page checksums, so after the commit each new file's digest is recorded
-(tasks/file_sums.py) for `docmill check`.
+(tasks/lake/file_sums.py) for `docmill check`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,10 +34,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docmill.tasks import catalog, file_sums, schemas, storage, store
-from docmill.tasks.catalog import ALIAS, CatalogMissing, stored_table
-from docmill.tasks.storage import Location
-from docmill.tasks.store import Layout, crash_point
+from docmill.tasks import schemas
+from docmill.tasks.lake import catalog, file_sums, filesystem
+from docmill.tasks.lake.catalog import ALIAS, stored_table
+from docmill.tasks.lake.crash_points import crash_point
+from docmill.tasks.lake.filesystem import Location
+from docmill.tasks.lake.layout import Layout, new_version
 
 COMMIT_AUTHOR = "docmill"
 
@@ -53,7 +55,7 @@ class Published:
     rows_out: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     committed_at: datetime | None = None
-    files_summed: int = 0  # new data files whose checksums were recorded (tasks/file_sums.py)
+    files_summed: int = 0  # new data files whose checksums were recorded (tasks/lake/file_sums.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,7 @@ def publish_batch(
     `version` names the new version (default: the publish time, so later publishes sort later;
     `docmill migrate` keeps the versions of the old layout)."""
     started = time.perf_counter()
-    version = version or store.new_version()
+    version = version or new_version()
     staged = _staged_tables(shard_dirs)
     published_at = datetime.now(UTC)
     batch_row = {
@@ -165,7 +167,7 @@ def _staged_tables(shard_dirs: Sequence[Location]) -> list[_StagedTable]:
         files, rows = [], 0
         for shard_dir in shard_dirs:
             path = shard_dir / f"{name}.parquet"
-            where, fs = storage.arrow_target(path)
+            where, fs = filesystem.arrow_target(path)
             n = pq.read_metadata(where, filesystem=fs).num_rows
             if n:
                 files.append(path)
@@ -229,74 +231,3 @@ def write_run_record(layout: Layout, row: dict) -> bool:
         return catalog.commit_with_retry(con, replace, what=f"recording run {row['run_id']}")
     finally:
         con.close()
-
-
-@contextlib.contextmanager
-def reading(layout: Layout) -> Iterator[duckdb.DuckDBPyConnection | None]:
-    """A read-only catalog connection, or None when nothing was ever published."""
-    try:
-        con = catalog.connect(layout.catalog, read_only=True)
-    except CatalogMissing:
-        yield None
-        return
-    try:
-        yield con
-    finally:
-        con.close()
-
-
-def catalog_rows(layout: Layout, sql: str, params: list | None = None) -> list[tuple]:
-    """The rows of a read-only query of the catalog; none when nothing was ever published."""
-    with reading(layout) as con:
-        if con is None:
-            return []
-        return catalog.read_consistently(con, lambda con: con.execute(sql, params or []).fetchall())
-
-
-def batch_manifest(layout: Layout, batch_id: str) -> dict | None:
-    """The manifest (exact input items) of the batch's published version, if any."""
-    rows = catalog_rows(
-        layout,
-        f"select manifest_json from {stored_table('batches')} where batch_id = ?",
-        [batch_id],
-    )
-    if not rows:
-        return None
-    return _manifest(batch_id, rows[0][0])
-
-
-def batch_manifests(layout: Layout) -> list[dict]:
-    """The manifest of every published batch."""
-    sql = f"select batch_id, manifest_json from {stored_table('batches')} order by batch_id"
-    return [_manifest(batch_id, manifest) for batch_id, manifest in catalog_rows(layout, sql)]
-
-
-def _manifest(batch_id: str, text: str) -> dict:
-    try:
-        manifest = json.loads(text)
-    except ValueError:
-        manifest = None
-    if not store.is_manifest(manifest):
-        raise store.DamagedRecord(
-            f"the record of the items of batch {batch_id} (its row in the catalog's batches "
-            "table) cannot be read: give the sources again (docmill run SOURCE... --batch-id "
-            f"{batch_id}), which replaces it"
-        )
-    return manifest
-
-
-def other_batches_signatures(layout: Layout, batch_id: str) -> pa.Table:
-    """The signatures of the kept documents of every other published batch (dedup's index)."""
-    with reading(layout) as con:
-        if con is None:
-            return schemas.SIGNATURES.empty_table()
-        # A signature missed here is a duplicate let through, so a merge overlapping the read
-        # (which DuckLake would show as an empty table) means reading again.
-        return catalog.read_consistently(
-            con,
-            lambda con: con.execute(
-                f"select doc_id, content_hash, minhash, kept from {stored_table('signatures')} "
-                "where kept and batch_id <> ? order by batch_id, doc_id",
-                [batch_id],
-            ).to_arrow_table(),
-        )

@@ -15,9 +15,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from docmill.tasks.gold import ONTONOTES_TO_CONLL, GoldDocument, GoldSet, load_gold
+from docmill.evaluation.gold import ONTONOTES_TO_CONLL, GoldDocument, GoldSet, load_gold
+from docmill.evaluation.scoring import Prediction, offset_map, score
 from docmill.tasks.options import DEFAULT_MODEL
-from docmill.tasks.scoring import Prediction, offset_map, score
 
 
 def evaluate(
@@ -115,7 +115,7 @@ def _mapped(pred: Prediction, offsets: list[int]) -> Prediction:
 def spacy_predictions(docs: list[GoldDocument], *, model: str) -> dict[str, Prediction]:
     """Bare spaCy: the plain pipeline of `model` (spaCy's own components) over the raw texts,
     nothing around it."""
-    from docmill.tasks.nlp import load_pipeline
+    from docmill.tasks.nlp.pipeline import load_pipeline
 
     nlp = load_pipeline(model, "accurate", batch_components=False)
     predictions = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from docmill.tasks import storage
+from docmill.tasks.lake import filesystem
 
 CatalogState = Literal["ready", "new", "unusable", "unreadable"]
 BACKUP_HINT = "restore it from a backup (README: Backing up the catalog)"
@@ -68,7 +68,7 @@ def sqlite_catalog_state(path: Path, data_path: str) -> tuple[CatalogState, str]
 def unwritable_message(path: Path) -> str | None:
     """The line to show when the SQLite catalog at `path` cannot be used because its folder
     cannot be written, else None."""
-    problem = storage.write_problem(path.parent)
+    problem = filesystem.write_problem(path.parent)
     if problem is None:
         return None
     return (
@@ -114,7 +114,7 @@ def _uri_path(path: Path) -> str:
 
 def _data_files(data_path: str) -> int:
     """How many Parquet files the data path holds (0 when it does not exist)."""
-    location = storage.location(data_path)
+    location = filesystem.location(data_path)
     if not location.exists():
         return 0
-    return sum(1 for name in storage.walk_files(location) if name.endswith(".parquet"))
+    return sum(1 for name in filesystem.walk_files(location) if name.endswith(".parquet"))

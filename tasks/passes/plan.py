@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from docmill.tasks import schemas
-from docmill.tasks.ingest import plan_items
+from docmill.tasks.ingest.read import plan_items
 from docmill.tasks.records import Reject, SourceItem
 
 
@@ -99,7 +99,7 @@ def plan_batch(
 ) -> BatchPlan:
     """Drop repeated doc_ids (a reject each) and cut the rest into shards of similar size.
     `rejects` are items already known to be unusable; they are carried into the plan.
-    Duplicate content is found later, on the cleaned text (tasks/dedup.py).
+    Duplicate content is found later, on the cleaned text (tasks/dedup/minhash.py).
 
     Ids are compared as text: a JSON number 5 and a string "5" (or a CSV row's 5) are one id.
     Exporters quote ids inconsistently and CSV has no types, and the doc_id of either spelling

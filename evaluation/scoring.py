@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from docmill.tasks.gold import GoldDocument
+from docmill.evaluation.gold import GoldDocument
 
 
 @dataclass(frozen=True, slots=True)

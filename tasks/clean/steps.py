@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import ftfy
 
-from docmill.tasks.clean_markup import (
+from docmill.tasks.clean.markup import (
     backslash_line_breaks,
     backslash_word_breaks,
     count_entities,

@@ -1,0 +1,1 @@
+"""Measuring docmill: `docmill eval` against gold data, `docmill bench` against bare spaCy."""

@@ -1,0 +1,1 @@
+"""Cleaning: text steps with an audit record, and markup undone."""

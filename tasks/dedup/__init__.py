@@ -1,0 +1,1 @@
+"""Duplicates: exact and MinHash near duplicates, within and across batches."""

@@ -1,0 +1,1 @@
+"""Filters: language identification and quality signals."""

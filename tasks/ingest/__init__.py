@@ -1,0 +1,1 @@
+"""Reading: sources, bytes and HTML in, raw documents out."""

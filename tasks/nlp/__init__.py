@@ -1,0 +1,1 @@
+"""Tagging with spaCy: the pipeline, annotation into Arrow columns, entities."""

@@ -1,0 +1,1 @@
+"""A batch's work: the plan, and the two passes over each shard (prepare, tag)."""
