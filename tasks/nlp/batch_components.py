@@ -5,8 +5,9 @@ rules cost 10 % of the whole pipeline and the lemmatizer another 3 % (per compon
 BBC corpus; see docs/performance.md). Both are plain functions of a few token attributes,
 so here a batch of Docs becomes one numpy array, each rule is a vectorised test over it, the
 lemma is computed once per distinct (text, POS, morphology) and the results go back with
-`Doc.from_array`. The results are the same as spaCy's (tests/test_batch_components.py checks
-every token attribute against the stock pipeline). A component whose rules use anything beyond
+`Doc.from_array`. The results are the same as spaCy's
+(tests/tasks/nlp/test_batch_components.py checks every token attribute against the stock
+pipeline). A component whose rules use anything beyond
 what is compiled here (quantifiers, other predicates or attributes, other lemmatizer modes) is
 left as it is.
 
@@ -22,7 +23,7 @@ spaCy's private parts this relies on, and the rule for a spaCy upgrade:
 
 The batch versions are installed only under the spaCy minor release they were checked against
 (`CHECKED_SPACY`); under any other the stock components run. To move to a new release, run
-tests/test_batch_components.py under it: if every token attribute still equals the stock
+tests/tasks/nlp/test_batch_components.py under it: if every token attribute still equals the stock
 pipeline's, raise `CHECKED_SPACY`; if not, leave it, and the stock components stay the default.
 """
 

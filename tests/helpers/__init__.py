@@ -1,0 +1,1 @@
+"""What tests share: corpora, lakes, servers, the UI driver; none of it is a test."""
