@@ -90,15 +90,14 @@ def instrument_server(server):
     wrap(server.SubprocessASGIServer, "stop", "stop server")
 
 
-def instrument_process(process):
+def instrument_batch(batch):
     from docmill.tasks.nlp import pipeline
     from docmill.tasks.passes import tag
-    wrap(process, "run_batch", "flow body")
-    wrap(process, "refresh_views_task", "views")
-    wrap(process, "publish_task", "publish")
-    wrap(process, "write_report_task", "report")
-    wrap(process, "publish_artifacts", "artifacts")
-    wrap(process, "_run_shards", "shards")
+    wrap(batch, "refresh_views_task", "views")
+    wrap(batch, "publish_task", "publish")
+    wrap(batch, "write_report_task", "report")
+    wrap(batch, "publish_artifacts", "artifacts")
+    wrap(batch, "_run_shards", "shards")
     loader = pipeline.load_pipeline
     def load(*args, **kwargs):
         hit = loader.cache_info().hits
@@ -110,10 +109,15 @@ def instrument_process(process):
     load.cache_info = loader.cache_info
     load.cache_clear = loader.cache_clear
     pipeline.load_pipeline = tag.load_pipeline = load
+
+
+def instrument_process(process):
+    wrap(process, "run_batch", "flow body")
     wrap(process, "process_documents", "flow call")
 
 
 HOOKS = {
+    "docmill.flows.batch": instrument_batch,
     "docmill.flows.process": instrument_process,
     "prefect.server.api.server": instrument_server,
 }

@@ -28,7 +28,15 @@ from docmill.tasks.clean.steps import DEFAULT_STEPS, clean_document, paragraph_s
 from docmill.tasks.ingest.read import plan_items, read_items
 from docmill.tasks.ingest.sources import resolve_sources
 from docmill.tasks.nlp.pipeline import load_pipeline
-from docmill.tasks.options import DEFAULT_MODEL
+from docmill.tasks.options import (
+    DEFAULT_DEDUP,
+    DEFAULT_MODEL,
+    DEFAULT_PROFILE,
+    DEFAULT_TASK_RUNNER,
+    DedupMode,
+    Profile,
+    TaskRunnerKind,
+)
 from docmill.tasks.records import ItemRejected
 
 
@@ -115,8 +123,8 @@ def run_flow(
     profile: str,
     model: str,
     env: dict,
-    dedup: str = "near",
-    task_runner: str = "local",
+    dedup: DedupMode = DEFAULT_DEDUP,
+    task_runner: TaskRunnerKind = DEFAULT_TASK_RUNNER,
     dask_address: str | None = None,
 ) -> dict:
     """`docmill run` timed from outside; returns wall seconds, peak tree memory and its runs row.
@@ -193,10 +201,10 @@ def run_bench(
     *,
     repeat: int = 1,
     workers: int = 2,
-    profile: str = "accurate",
+    profile: Profile = DEFAULT_PROFILE,
     model: str = DEFAULT_MODEL,
-    dedup: str = "near",
-    task_runner: str = "local",
+    dedup: DedupMode = DEFAULT_DEDUP,
+    task_runner: TaskRunnerKind = DEFAULT_TASK_RUNNER,
     dask_address: str | None = None,
     progress=print,
 ) -> dict:

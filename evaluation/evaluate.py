@@ -17,7 +17,7 @@ from pathlib import Path
 
 from docmill.evaluation.gold import ONTONOTES_TO_CONLL, GoldDocument, GoldSet, load_gold
 from docmill.evaluation.scoring import Prediction, offset_map, score
-from docmill.tasks.options import DEFAULT_MODEL
+from docmill.tasks.options import DEFAULT_MODEL, DEFAULT_PROFILE, Profile
 
 
 def evaluate(
@@ -25,7 +25,7 @@ def evaluate(
     path: Path,
     *,
     model: str = DEFAULT_MODEL,
-    profile: str = "accurate",
+    profile: Profile = DEFAULT_PROFILE,
     limit: int | None = None,
 ) -> dict:
     """Figures of both systems on the gold file `path` of `kind` ("ud" or "conll")."""

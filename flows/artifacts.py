@@ -1,57 +1,17 @@
-"""Run records and the Prefect artifacts a person reads on the flow run page."""
+"""The run's story (terminal and markdown) and the Prefect artifacts a person reads on the flow
+run page."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.runtime import flow_run
 
 from docmill.tasks.passes.prepare import PrepareResult
 from docmill.tasks.passes.tag import ShardResult
-from docmill.tasks.schemas import PIPELINE_VERSION
-
-
-def run_record(run_id: str, batch_id: str, started_at: datetime, model_id: str) -> dict:
-    """A `runs` row, filled in as the run goes."""
-    return {
-        "run_id": run_id,
-        "flow_run_id": str(flow_run.id) if flow_run.id else None,
-        "batch_id": batch_id,
-        "batch_version": None,
-        "started_at": started_at,
-        "finished_at": None,
-        "status": "running",
-        "error": None,
-        "n_input": 0,
-        "n_documents": 0,
-        "n_rejected": 0,
-        "n_duplicates": 0,
-        "n_tokens": 0,
-        "n_entities": 0,
-        "n_shards": 0,
-        "n_shards_reused": 0,
-        "model": model_id,
-        "pipeline_version": PIPELINE_VERSION,
-        "counters_json": None,
-    }
-
-
-def merge_counts(counters: Iterable[Mapping[str, float]]) -> dict[str, float]:
-    """Per-key sums of several counters (per-shard counts or seconds)."""
-    total: dict[str, float] = {}
-    for counter in counters:
-        for key, n in counter.items():
-            total[key] = total.get(key, 0) + n
-    return dict(sorted(total.items()))
-
-
-def stage_seconds(results: list[ShardResult | PrepareResult]) -> dict[str, float]:
-    return {k: round(v, 3) for k, v in merge_counts(r.seconds for r in results).items()}
 
 
 @dataclass(frozen=True)

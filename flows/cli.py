@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
-from docmill.tasks.options import DedupMode, Profile, TaskRunnerKind
+from docmill.tasks.options import (
+    DEFAULT_DEDUP,
+    DEFAULT_PROFILE,
+    DEFAULT_TASK_RUNNER,
+    DedupMode,
+    Profile,
+    TaskRunnerKind,
+)
 
 if TYPE_CHECKING:
     from docmill.tasks.lake.filesystem import Location
@@ -216,13 +223,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--workers", type=int, default=2, help="worker processes (default: %(default)s)"
     )
-    _task_runner_options(bench, default="local")
+    _task_runner_options(bench, default=DEFAULT_TASK_RUNNER)
     _profile_option(bench)
     _model_option(bench)
     bench.add_argument(
         "--dedup",
         choices=get_args(DedupMode),
-        default="near",
+        default=DEFAULT_DEDUP,
         help="dedup mode of the flow; duplicates are found, then tagged anyway "
         "(default: %(default)s)",
     )
@@ -361,7 +368,7 @@ def _profile_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         choices=get_args(Profile),
-        default="accurate",
+        default=DEFAULT_PROFILE,
         help="accurate: the full pipeline; fast: a sentence recogniser instead of the parser "
         "(default: %(default)s)",
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 from prefect import flow
 from prefect.runtime import flow_run
 
-from docmill.flows.process import DEFAULTS, BatchInput, recorded_input, run_batch
-from docmill.flows.settings import Profile, Workers, load_settings
+from docmill.flows.batch import BatchInput, recorded_input, run_batch
+from docmill.flows.settings import Profile, Workers, flow_defaults, load_settings
 from docmill.tasks.ingest.sources import SourceNotFound, resolve_sources
 from docmill.tasks.lake.layout import Layout, validate_batch_id
 from docmill.tasks.lake.locks import batch_lock
 from docmill.tasks.lake.staging import write_staged_plan
 from docmill.tasks.passes.inbox import INBOX_LOCK, held_items, inbox_batch_id, new_items
 from docmill.tasks.passes.plan import item_entry
+
+DEFAULTS = flow_defaults()
 
 
 def _run_name() -> str:
@@ -56,12 +58,12 @@ def process_inbox(
         try:
             paths = resolve_sources([settings.inbox])
         except SourceNotFound:
-            return []
+            return BatchInput([])
         # Serialised so that two inbox runs never claim the same new item.
         with batch_lock(layout, INBOX_LOCK, wait_seconds=120, what="inbox"):
             held = held_items(layout, exclude_batch=batch_id)
             items = list(new_items(paths, held))
             write_staged_plan(layout, batch_id, {"items": [item_entry(i) for i in items]})
-            return items
+            return BatchInput(items)
 
     return run_batch(batch_id, select, settings=settings, force=False)

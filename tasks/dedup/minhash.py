@@ -30,6 +30,7 @@ import pyarrow as pa
 from docmill.tasks.lake import filesystem
 from docmill.tasks.lake.layout import Layout
 from docmill.tasks.lake.recorded import other_batches_signatures
+from docmill.tasks.options import DEFAULT_DEDUP, DedupMode
 
 NUM_PERM = 128
 SHINGLE_WORDS = 5
@@ -243,7 +244,7 @@ def batch_duplicates(
     batch_id: str,
     prepared_files: Sequence[filesystem.Location],
     *,
-    mode: str = "near",
+    mode: DedupMode = DEFAULT_DEDUP,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> dict[str, Duplicate]:
     """The duplicates of a batch whose prepared shards are `prepared_files` (in plan order),

@@ -8,7 +8,7 @@ import functools
 import os
 from typing import get_args
 
-from docmill.tasks.options import Profile
+from docmill.tasks.options import DEFAULT_PROFILE, Profile
 
 PROFILES = get_args(Profile)
 
@@ -34,7 +34,7 @@ def batch_components_enabled() -> bool:
 
 @functools.lru_cache(maxsize=4)
 def load_pipeline(
-    model: str, profile: str = "accurate", batch_components: bool | None = None
+    model: str, profile: Profile = DEFAULT_PROFILE, batch_components: bool | None = None
 ):  # -> spacy.Language
     """Load `model` once per process for `profile` ("accurate": full pipeline; "fast": senter
     instead of the parser). Its attribute ruler and lemmatizer are replaced by the batch

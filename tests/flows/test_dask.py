@@ -18,18 +18,18 @@ from docmill.warehouse.build import VIEW_NAMES
 def test_dask_local_cluster_gives_the_same_views_as_the_local_runner(
     prefect_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from docmill.flows import process
+    from docmill.flows import runners
     from docmill.flows.process import process_documents
 
     runners_used = []
-    choose = process._task_runner
+    choose = runners.task_runner
 
     def spy(settings, n_shards):
         runner = choose(settings, n_shards)
         runners_used.append(type(runner).__name__)
         return runner
 
-    monkeypatch.setattr(process, "_task_runner", spy)
+    monkeypatch.setattr(runners, "task_runner", spy)
 
     sources = tmp_path / "sources"
     shutil.copytree(SEEDS, sources / "seeds")

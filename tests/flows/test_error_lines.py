@@ -162,7 +162,7 @@ def test_a_damaged_record_stops_a_rerun_before_prefect_starts(
 def test_a_rerun_from_the_flow_names_a_damaged_record(data_dir: Path) -> None:
     """A rerun started elsewhere (the Prefect UI) reaches the same error, not the published
     version's items in silence."""
-    from docmill.flows.process import recorded_input
+    from docmill.flows.batch import recorded_input
 
     plan = Layout.at(data_dir).staging("b1") / STAGED_PLAN
     plan.parent.mkdir(parents=True, exist_ok=True)

@@ -23,9 +23,9 @@ from docmill.flows.settings import Settings
     ],
 )
 def test_where_the_shards_run(workers: int, n_shards: int, runner: str) -> None:
-    from docmill.flows.process import _task_runner
+    from docmill.flows.runners import task_runner
 
-    chosen = _task_runner(Settings(workers=workers), n_shards)
+    chosen = task_runner(Settings(workers=workers), n_shards)
     assert type(chosen).__name__ == runner
     if runner == "TiedProcessPool":
         assert chosen._max_workers == min(workers, n_shards)
@@ -37,11 +37,11 @@ def in_a_worker_process(prefect_server, tmp_path_factory) -> dict[str, list[tupl
     a worker process of its own."""
     from prefect.task_runners import ProcessPoolTaskRunner
 
-    from docmill.flows import process
+    from docmill.flows import process, runners
 
     data_dir = tmp_path_factory.mktemp("worker-process") / "data"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(process, "_task_runner", lambda *_: ProcessPoolTaskRunner(max_workers=1))
+        patch.setattr(runners, "task_runner", lambda *_: ProcessPoolTaskRunner(max_workers=1))
         summary = process.process_documents(
             sources=[str(SEEDS)], batch_id="seeds", data_dir=str(data_dir), workers=2
         )
@@ -54,11 +54,11 @@ def in_a_worker_process(prefect_server, tmp_path_factory) -> dict[str, list[tupl
 def test_a_batch_of_one_shard_tags_in_process_with_the_same_rows(
     in_a_worker_process, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from docmill.flows import process
+    from docmill.flows import process, runners
 
     chosen = []
-    choose = process._task_runner
-    monkeypatch.setattr(process, "_task_runner", lambda *a: chosen.append(choose(*a)) or chosen[-1])
+    choose = runners.task_runner
+    monkeypatch.setattr(runners, "task_runner", lambda *a: chosen.append(choose(*a)) or chosen[-1])
     summary = process.process_documents(
         sources=[str(SEEDS)], batch_id="seeds", data_dir=str(tmp_path / "data"), workers=2
     )

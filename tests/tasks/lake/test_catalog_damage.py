@@ -212,13 +212,13 @@ def test_a_failed_record_never_replaces_the_completed_row_its_publish_committed(
 def test_a_run_whose_report_and_artifacts_fail_after_publishing_exits_0_completed(
     prefect_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    import docmill.flows.process as process
+    import docmill.flows.batch as batch
 
     def broken(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(process, "write_report", broken)
-    monkeypatch.setattr(process, "publish_artifacts", broken)
+    monkeypatch.setattr(batch, "write_report", broken)
+    monkeypatch.setattr(batch, "publish_artifacts", broken)
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text("Xi Jinping met Han Duck-soo in Seoul on Tuesday.\n")
     data_dir = tmp_path / "data"
