@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from helpers.lake_factory import Doc, Mention, catalog_held_open, write_version
 
-from docmill.flows.cli import _parser, main
+from docmill.flows.cli import main
+from docmill.flows.cli.parser import build_parser
 from docmill.warehouse.build import build_warehouse
 
 VERSION = "20260101T000000000000Z-00000001"
@@ -219,7 +220,7 @@ def test_version_names_the_package_pipeline_and_schema(capsys):
 
 def _options() -> list[tuple[str, argparse.Action, str]]:
     """(command, option, its help as printed) for every option of every command."""
-    parser = _parser()
+    parser = build_parser()
     commands = {"docmill": parser}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from docmill.flows.artifacts import run_story, summary_markdown
-from docmill.flows.cli import _format_summary, main
+from docmill.flows.cli import main
+from docmill.flows.cli.run import format_summary
 from docmill.warehouse.query import connect_read_only
 
 COUNTERS = {
@@ -67,7 +68,7 @@ def test_the_story_orders_reasons_by_count_and_splits_the_flow_into_stages():
 
 
 def test_the_terminal_summary_tells_the_whole_story():
-    lines = _format_summary(SUMMARY).splitlines()
+    lines = format_summary(SUMMARY).splitlines()
     assert "  documents           68   tagged 20, duplicates 10" in lines
     assert "  not tagged          48   language de 34, duplicate 10, language fr 4" in lines
     assert "  rejected             3   empty 2, binary 1" in lines
