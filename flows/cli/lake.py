@@ -270,7 +270,8 @@ def check_command(args: argparse.Namespace) -> int:
 
     from docmill.tasks.lake.catalog import CatalogError
     from docmill.tasks.lake.locks import BatchBusy
-    from docmill.warehouse.check import RepairRefused, check_lake, describe, repair_lake
+    from docmill.warehouse.check import check_lake, describe
+    from docmill.warehouse.repair import RepairRefused, repair_lake
 
     data_dir = data_dir_of(args)
     try:
