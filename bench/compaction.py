@@ -2,7 +2,7 @@
 `docmill compact`.
 
     python bench/compaction.py DATA_DIR [--batches 1 200 2000] [--repeat 5] [--small-run DIR]
-                               [--json FILE]
+                               [--keep DIR] [--json FILE]
 
 DATA_DIR holds processed batches (e.g. `docmill run ../shared/corpus/bbc --data-dir DATA_DIR`).
 Their current rows are dealt round-robin by document into N batches of a fresh lake (every
@@ -13,7 +13,8 @@ tables inlined in the catalog, larger ones registered files). On each lake, time
 connections (median of `--repeat`; opening timed apart): QUERY as the first query, the same
 query in a warm session, and `docmill report`; then again after compaction, with every answer
 compared in full. With `--small-run DIR`, `docmill run DIR` (a few documents) is timed on the
-lake and on an empty one, from outside, as a user runs it.
+lake before and after compaction and on an empty one, from outside, as a user runs it.
+`--keep DIR` leaves each lake in DIR/lake-N (e.g. for bench/startup.py --lake).
 """
 
 from __future__ import annotations
@@ -138,13 +139,13 @@ def time_lake(data_dir: Path, repeat: int) -> dict:
     }
 
 
-def timed_small_run(corpus: Path, data_dir: Path, repeat: int) -> float:
+def timed_small_run(corpus: Path, data_dir: Path, repeat: int, name: str = "small-run") -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     walls = []
     for n in range(repeat):
         command = [sys.executable, "-m", "docmill.flows.cli", "run", str(corpus)]
-        command += ["--data-dir", str(data_dir), "--batch-id", f"small-run-{n}"]
+        command += ["--data-dir", str(data_dir), "--batch-id", f"{name}-{n}"]
         started = time.perf_counter()
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
         walls.append(time.perf_counter() - started)
@@ -171,6 +172,10 @@ def bench_batches(rows, n_batches: int, args, progress) -> dict:
         figures["compaction_s"] = round(compaction.seconds, 2)
         figures["files_after"] = data_files(work)
         after = time_lake(work, args.repeat)
+        if args.small_run:
+            figures["small_run_s_after"] = round(
+                timed_small_run(args.small_run, work, 3, name="small-run-after"), 2
+            )
         for when, times in (("before", before), ("after", after)):
             for name in ("connect_s", "first_query_s", "session_query_s", "report_s"):
                 figures[f"{name}_{when}"] = round(times[name], 4)
@@ -178,7 +183,11 @@ def bench_batches(rows, n_batches: int, args, progress) -> dict:
         figures["identical_full"] = before["full"] == after["full"]
         return figures
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(work), str(args.keep / f"lake-{n_batches}"))
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 200, 2000])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--small-run", type=Path, help="a few documents to run on each lake")
+    parser.add_argument("--keep", type=Path, help="keep each lake in this folder")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 

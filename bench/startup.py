@@ -1,8 +1,9 @@
 """Where the seconds of a small `docmill run` go, from the process's start to its exit.
 
-    python bench/startup.py [SOURCE ...] [--repeat 5] [--json FILE]
+    python bench/startup.py [SOURCE ...] [--repeat 5] [--lake DIR] [--json FILE]
 
-Each repeat runs `docmill run SOURCE` (default: seeds/) into a fresh data directory in a child
+Each repeat runs `docmill run SOURCE` (default: seeds/) into a fresh data directory (with
+`--lake DIR`: into that lake, as a new batch each time, to see what a lake's size costs) in a child
 process that marks the moments of interest: the command line parsed, the flow module imported,
 Prefect's temporary server asked for and answering, the flow's body entered, the model loaded,
 views, publish, report and artifacts, the flow returned, the temporary server stopped and the
@@ -98,6 +99,7 @@ def instrument_batch(batch):
     wrap(batch, "write_report_task", "report")
     wrap(batch, "publish_artifacts", "artifacts")
     wrap(batch, "_run_shards", "shards")
+    wrap(batch, "find_duplicates_task", "dedup")
     loader = pipeline.load_pipeline
     def load(*args, **kwargs):
         hit = loader.cache_info().hits
@@ -130,12 +132,15 @@ sys.exit(code)
 """
 
 
-def one_run(sources: list[str], data_dir: Path, env: dict) -> dict[str, float]:
+def one_run(
+    sources: list[str], data_dir: Path, env: dict, batch_id: str | None = None
+) -> dict[str, float]:
+    batch = ["--batch-id", batch_id] if batch_id else []
     with tempfile.NamedTemporaryFile("r", suffix=".marks") as marks:
         t0 = time.time()
         child_env = {**env, "STARTUP_T0": repr(t0), "STARTUP_MARKS": marks.name}
         done = subprocess.run(
-            [sys.executable, "-c", CHILD, "run", *sources, "--data-dir", str(data_dir)],
+            [sys.executable, "-c", CHILD, "run", *sources, "--data-dir", str(data_dir), *batch],
             env=child_env,
             capture_output=True,
             text=True,
@@ -168,7 +173,9 @@ PHASE_ENDING_AT = {
     "flow call:begin": "until the flow is called",
     "flow body:begin": "flow called until its body runs",
     "shards:begin": "plan",
-    "shards:end": "shards: prepare, duplicates, tag",
+    "dedup:begin": "shards: prepare",
+    "dedup:end": "shards: find duplicates (earlier batches' signatures read)",
+    "shards:end": "shards: tag",
     "views:begin": "until the views",
     "views:end": "views",
     "publish:begin": "until the publish",
@@ -198,6 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="*", default=[str(PROJECT / "seeds")])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--lake", type=Path, help="run into this lake, a new batch per repeat")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
@@ -209,7 +217,16 @@ def main() -> None:
         # default limit of 20 s.
         env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
         one_run(args.sources, work / "warm-up", env)
-        runs = [phases(one_run(args.sources, work / f"run-{n}", env)) for n in range(args.repeat)]
+        if args.lake:
+            stamp = time.strftime("%H%M%S")
+            runs = [
+                phases(one_run(args.sources, args.lake, env, f"startup-{stamp}-{n}"))
+                for n in range(args.repeat)
+            ]
+        else:
+            runs = [
+                phases(one_run(args.sources, work / f"run-{n}", env)) for n in range(args.repeat)
+            ]
     median = {k: round(statistics.median(r.get(k, 0.0) for r in runs), 2) for k in runs[0]}
     width = max(map(len, median))
     for name, seconds in median.items():
