@@ -307,11 +307,6 @@ def read_parquet(path: Location, **kwargs):
     return pq.read_table(where, filesystem=fs, **kwargs)
 
 
-def read_parquet_schema(path: Location):
-    where, fs = arrow_target(path)
-    return pq.read_schema(where, filesystem=fs)
-
-
 def write_parquet_file(table, path: Location, **kwargs) -> None:
     where, fs = arrow_target(path)
     pq.write_table(table, where, filesystem=fs, **kwargs)

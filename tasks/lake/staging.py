@@ -43,12 +43,6 @@ class DamagedRecord(ValueError):
     """The record of a batch's items cannot be read; the message names it and what to do."""
 
 
-def write_parquet(table: pa.Table, path: Location, *, name: str) -> None:
-    """Write `table` with docmill's versioned schema metadata (zstd)."""
-    schema = schemas.with_version(schemas.ALL_TABLES[name], name)
-    filesystem.write_parquet_file(table.cast(schema), path, **_WRITE_OPTIONS)
-
-
 class ShardWriter:
     """Writes one shard's tables, then marks the shard complete with `_SUCCESS.json`.
 
