@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import SEEDS
 from helpers.corpus_factory import write_corpus
-from helpers.views import view_contents_without_run_columns
+from helpers.views import RUN_COLUMNS, view_contents
 
 from docmill.warehouse.build import VIEW_NAMES
 
@@ -47,7 +47,7 @@ def test_dask_local_cluster_gives_the_same_views_as_the_local_runner(
         )
         assert summary["status"] == "completed"
         assert summary["n_shards"] > 2  # shards really fan out to both workers
-        results[runner] = view_contents_without_run_columns(data_dir)
+        results[runner] = view_contents(data_dir, without=RUN_COLUMNS)
     assert runners_used == ["TiedProcessPool", "DaskTaskRunner"]
     local, dask = results["local"], results["dask"]
     assert len(local["documents"]) == 66 and len(local["rejects"]) == 1

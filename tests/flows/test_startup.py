@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SEEDS
-from helpers.views import view_contents_without_run_columns
+from helpers.views import RUN_COLUMNS, view_contents
 
 from docmill.flows.settings import Settings
 
@@ -46,7 +46,7 @@ def in_a_worker_process(prefect_server, tmp_path_factory) -> dict[str, list[tupl
             sources=[str(SEEDS)], batch_id="seeds", data_dir=str(data_dir), workers=2
         )
     assert summary["status"] == "completed" and summary["n_shards"] == 1
-    return view_contents_without_run_columns(data_dir)
+    return view_contents(data_dir, without=RUN_COLUMNS)
 
 
 @pytest.mark.prefect
@@ -64,4 +64,4 @@ def test_a_batch_of_one_shard_tags_in_process_with_the_same_rows(
     )
     assert [type(runner).__name__ for runner in chosen] == ["ThreadPoolTaskRunner"]
     assert summary["n_tokens"] > 500
-    assert view_contents_without_run_columns(tmp_path / "data") == in_a_worker_process
+    assert view_contents(tmp_path / "data", without=RUN_COLUMNS) == in_a_worker_process

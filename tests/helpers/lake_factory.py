@@ -236,19 +236,16 @@ def published_files(
 
 V1 = "20260101T000000000000Z-00000001"
 SAMPLE_LONG = "Xi Jinping met Han Duck-soo in Seoul to talk about trade and tariffs and Ukraine ."
+XI = Mention(0, "Xi Jinping", "PERSON")
+LAVROV = Mention(0, "Sergey Lavrov", "PERSON", canonical="Lavrov")
+SEOUL = Mention(1, "Seoul", "GPE")
 
 
 def sample_docs(batch: str, n: int = 40) -> list[Doc]:
     """`n` documents of one long sentence each, every one naming Xi Jinping."""
-    xi = Mention(0, "Xi Jinping", "PERSON")
     return [
-        Doc(f"{batch}-d{i}", [f"{SAMPLE_LONG} Number {i} of {batch} ."], [xi]) for i in range(n)
+        Doc(f"{batch}-d{i}", [f"{SAMPLE_LONG} Number {i} of {batch} ."], [XI]) for i in range(n)
     ]
-
-
-_XI = Mention(0, "Xi Jinping", "PERSON")
-_LAVROV = Mention(0, "Sergey Lavrov", "PERSON", canonical="Lavrov")
-_SEOUL = Mention(1, "Seoul", "GPE")
 
 
 def version(n: int) -> str:
@@ -265,7 +262,7 @@ def build_lake(data_dir: Path, n_batches: int = 6) -> None:
             Doc(
                 f"d{b}-{i}",
                 ["Xi Jinping met Sergey Lavrov .", "Then Seoul ."],
-                [_XI, _LAVROV, _SEOUL],
+                [XI, LAVROV, SEOUL],
             )
             for i in range(3)
         ]

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.lake_factory import Doc, Mention, build_lake, version, write_version
+from helpers.lake_factory import LAVROV, XI, Doc, build_lake, version, write_version
 from helpers.views import view_contents
 
 from docmill.tasks import schemas
@@ -21,10 +21,6 @@ from docmill.tasks.lake.layout import Layout
 from docmill.warehouse.build import VIEW_NAMES
 from docmill.warehouse.query import connect_read_only, read_consistently
 from docmill.warehouse.upkeep import ORPHAN_AGE, upkeep
-
-XI = Mention(0, "Xi Jinping", "PERSON")
-LAVROV = Mention(0, "Sergey Lavrov", "PERSON", canonical="Lavrov")
-SEOUL = Mention(1, "Seoul", "GPE")
 
 
 def data_files(data_dir: Path) -> int:
