@@ -133,7 +133,7 @@ sys.exit(code)
 
 
 def one_run(
-    sources: list[str], data_dir: Path, env: dict, batch_id: str | None = None
+    sources: list[str], data_dir: Path, batch_id: str | None, env: dict
 ) -> dict[str, float]:
     batch = ["--batch-id", batch_id] if batch_id else []
     with tempfile.NamedTemporaryFile("r", suffix=".marks") as marks:
@@ -216,17 +216,16 @@ def main() -> None:
         # The first start creates the database, which on a busy machine outlasts Prefect's
         # default limit of 20 s.
         env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-        one_run(args.sources, work / "warm-up", env)
-        if args.lake:
-            stamp = time.strftime("%H%M%S")
-            runs = [
-                phases(one_run(args.sources, args.lake, env, f"startup-{stamp}-{n}"))
-                for n in range(args.repeat)
-            ]
-        else:
-            runs = [
-                phases(one_run(args.sources, work / f"run-{n}", env)) for n in range(args.repeat)
-            ]
+        one_run(args.sources, work / "warm-up", None, env)
+        stamp = time.strftime("%H%M%S")
+
+        def target(n: int) -> tuple[Path, str | None]:
+            """Into the given lake as a new batch, else a fresh data directory."""
+            if args.lake:
+                return args.lake, f"startup-{stamp}-{n}"
+            return work / f"run-{n}", None
+
+        runs = [phases(one_run(args.sources, *target(n), env)) for n in range(args.repeat)]
     median = {k: round(statistics.median(r.get(k, 0.0) for r in runs), 2) for k in runs[0]}
     width = max(map(len, median))
     for name, seconds in median.items():
