@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docmill.tasks import schemas
-from docmill.tasks.lake import catalog, file_sums, filesystem
+from docmill.tasks.lake import catalog, file_sums, filesystem, inlined
 from docmill.tasks.lake.catalog import ALIAS, METADATA, stored_table
 from docmill.tasks.lake.filesystem import Location
 from docmill.tasks.lake.layout import Layout
@@ -135,7 +135,7 @@ def check_lake(
             }
         except duckdb.Error:
             batches = None  # the batches table is damaged itself; the check will say so
-        report.inlined_rows = _inlined_rows(con)
+        report.inlined_rows = inlined.inlined_rows(con)
     for lake_file in files:
         problem, rows = _verify(lake_file, read_pages=read_pages, sums=sums)
         report.files += 1
@@ -244,21 +244,6 @@ def _batches_in(lake_file: LakeFile, published: set[str] | None) -> tuple[str, .
     if published is None:
         return (low,) if low == high else (low, high)
     return tuple(sorted(b for b in published if low <= b <= high))
-
-
-def _inlined_rows(con: duckdb.DuckDBPyConnection) -> int:
-    tables = [
-        row[0]
-        for row in con.execute(
-            f"select table_name from {METADATA}.ducklake_inlined_data_tables"
-        ).fetchall()
-    ]
-    return sum(
-        con.execute(
-            f'select count(*) from {METADATA}."{name}" where end_snapshot is null'
-        ).fetchone()[0]
-        for name in tables
-    )
 
 
 def _sqlite_problem(target: catalog.CatalogTarget) -> str | None:
