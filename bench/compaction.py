@@ -9,7 +9,8 @@ Their current rows are dealt round-robin by document into N batches of a fresh l
 table's rows follow their document; rejects are dealt round-robin too), each staged as the pipeline
 stages it (one shard per planner cut, one file per shard and table) and published through
 `tasks/lake/publish.py` as a run publishes: the lake N scheduled runs would leave (small
-tables inlined in the catalog, larger ones registered files). On each lake, timed on new read-only
+tables inlined in the catalog, larger ones written as files, the inlined rows moved into Parquet
+whenever they pass `DOCMILL_FLUSH_ROWS`; set it to 0 for a lake that compaction alone tends). On each lake, timed on new read-only
 connections (median of `--repeat`; opening timed apart): QUERY as the first query, the same
 query in a warm session, and `docmill report`; then again after compaction, with every answer
 compared in full. With `--small-run DIR`, `docmill run DIR` (a few documents) is timed on the

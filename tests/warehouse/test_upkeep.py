@@ -16,7 +16,7 @@ from helpers.lake_factory import LAVROV, XI, Doc, build_lake, version, write_ver
 from helpers.views import view_contents
 
 from docmill.tasks import schemas
-from docmill.tasks.lake import catalog
+from docmill.tasks.lake import catalog, inlined
 from docmill.tasks.lake.layout import Layout
 from docmill.warehouse.build import VIEW_NAMES
 from docmill.warehouse.query import connect_read_only, read_consistently
@@ -37,19 +37,7 @@ def data_files(data_dir: Path) -> int:
 
 def inlined_rows(data_dir: Path) -> int:
     with connect_read_only(data_dir) as con:
-        tables = [
-            row[0]
-            for row in con.execute(
-                "select table_name from __ducklake_metadata_docmill.ducklake_inlined_data_tables"
-            ).fetchall()
-        ]
-        return sum(
-            con.execute(
-                f'select count(*) from __ducklake_metadata_docmill."{name}" '
-                "where end_snapshot is null"
-            ).fetchone()[0]
-            for name in tables
-        )
+        return inlined.inlined_rows(con)
 
 
 @pytest.fixture

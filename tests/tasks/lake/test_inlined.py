@@ -16,6 +16,7 @@ from helpers.views import view_contents
 
 from docmill.tasks.lake import catalog, inlined
 from docmill.tasks.lake.catalog import CatalogError
+from docmill.tasks.lake.layout import Layout
 from docmill.warehouse.check import check_lake
 from docmill.warehouse.query import connect_read_only
 
@@ -155,3 +156,25 @@ def test_a_flush_killed_before_its_commit_leaves_the_published_batch_and_its_row
         assert con.execute("select count(*) from documents where batch_id = 'k'").fetchone()[0] > 0
     assert kept_in_catalog(data_dir) > 0
     assert check_lake(data_dir).ok
+
+
+def test_a_transaction_that_began_before_a_flush_still_sees_every_row(tmp_path: Path) -> None:
+    """Unlike a merge of files (tests/warehouse/test_upkeep.py), a flush is safe for any reader:
+    a query or transaction of any client that began before it reads every row, so a run's
+    flush needs no caution from readers outside docmill."""
+    data_dir = tmp_path / "data"
+    build_lake(data_dir)
+    counts = "select (select count(*) from stored.tokens), (select count(*) from stored.entities)"
+    with connect_read_only(data_dir) as reader:
+        expected = reader.execute(counts).fetchone()
+        reader.execute("begin transaction")
+        reader.execute("select count(*) from stored.batches").fetchone()
+        writer = catalog.connect(Layout.at(data_dir).catalog)
+        try:
+            assert inlined.flush(writer) > 0
+        finally:
+            writer.close()
+        assert reader.execute(counts).fetchone() == expected
+        reader.execute("commit")
+        assert reader.execute(counts).fetchone() == expected
+    assert kept_in_catalog(data_dir) == 0
