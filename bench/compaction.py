@@ -6,15 +6,21 @@
 
 DATA_DIR holds processed batches (e.g. `docmill run ../shared/corpus/bbc --data-dir DATA_DIR`).
 Their current rows are dealt round-robin by document into N batches of a fresh lake (every
-table's rows follow their document; rejects are dealt round-robin too), each staged as the pipeline
-stages it (one shard per planner cut, one file per shard and table) and published through
-`tasks/lake/publish.py` as a run publishes: the lake N scheduled runs would leave (small
+table's rows follow their document; rejects are dealt round-robin too), each staged as the
+pipeline stages it (one shard per planner cut, one file per shard and table) and published
+through `tasks/lake/publish.py` as a run publishes: the lake N scheduled runs would leave (small
 tables inlined in the catalog, larger ones written as files, the inlined rows moved into Parquet
-whenever they pass `DOCMILL_FLUSH_ROWS`; set it to 0 for a lake that compaction alone tends). On each lake, timed on new read-only
-connections (median of `--repeat`; opening timed apart): QUERY as the first query, the same
-query in a warm session, and `docmill report`; then again after compaction, with every answer
-compared in full. With `--small-run DIR`, `docmill run DIR` (a few documents) is timed on the
-lake before and after compaction and on an empty one, from outside, as a user runs it.
+whenever they pass `DOCMILL_FLUSH_ROWS`; set it to 0 for a lake that compaction alone tends).
+On each lake, timed on new read-only connections (median of `--repeat`; opening timed apart):
+QUERY as the first query, the same query in a warm session, and `docmill report`; then again
+after compaction, with every answer compared in full.
+
+With `--small-run DIR`, `docmill run DIR` (a few documents) is timed on the lake before and
+after compaction and on an empty one, from outside, as a user runs it. DIR's documents are in a
+lake built from the same corpus, so there they are found duplicates and not tagged;
+`--fresh-runs CONLL_FILE` instead gives every timed run five news articles no lake holds yet
+(CoNLL-2003's Reuters documents, their tokens joined again), a set of its own per run: the
+empty lake and the lake before compaction get the same sets, after compaction the next.
 `--keep DIR` leaves each lake in DIR/lake-N (e.g. for bench/startup.py --lake).
 """
 
@@ -140,17 +146,66 @@ def time_lake(data_dir: Path, repeat: int) -> dict:
     }
 
 
-def timed_small_run(corpus: Path, data_dir: Path, repeat: int, name: str = "small-run") -> float:
+def timed_small_run(
+    corpora: list[Path], data_dir: Path, repeat: int, name: str = "small-run"
+) -> float:
+    """Median wall time of `repeat` runs into `data_dir`, the n-th of `corpora[n]` (the last
+    one again when there are fewer)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     walls = []
     for n in range(repeat):
+        corpus = corpora[min(n, len(corpora) - 1)]
         command = [sys.executable, "-m", "docmill.flows.cli", "run", str(corpus)]
         command += ["--data-dir", str(data_dir), "--batch-id", f"{name}-{n}"]
         started = time.perf_counter()
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
         walls.append(time.perf_counter() - started)
     return statistics.median(walls)
+
+
+def conll_articles(path: Path, *, min_tokens: int = 200) -> list[str]:
+    """CoNLL-2003's documents as plain articles (headline, then paragraphs of four sentences),
+    those of `min_tokens` or more, mostly words (not result tables)."""
+    articles, sentences, words = [], [], []
+
+    def end_sentence() -> None:
+        if words:
+            sentences.append(" ".join(words))
+            words.clear()
+
+    def end_document() -> None:
+        end_sentence()
+        tokens = " ".join(sentences).split()
+        wordy = sum(token.isalpha() for token in tokens)
+        if len(tokens) >= min_tokens and wordy >= 0.7 * len(tokens):
+            body = [" ".join(sentences[i : i + 4]) for i in range(1, len(sentences), 4)]
+            articles.append("\n\n".join([sentences[0], *body]) + "\n")
+        sentences.clear()
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("-DOCSTART-"):
+            end_document()
+        elif not line.strip():
+            end_sentence()
+        else:
+            words.append(line.split(" ", 1)[0])
+    end_document()
+    return articles
+
+
+def fresh_sets(conll: Path, n_sets: int, folder: Path, per_set: int = 5) -> list[Path]:
+    articles = conll_articles(conll)
+    if len(articles) < n_sets * per_set:
+        raise SystemExit(f"{conll}: {len(articles)} usable articles, {n_sets * per_set} needed")
+    sets = []
+    for k in range(n_sets):
+        target = folder / f"set-{k}"
+        target.mkdir(parents=True)
+        for i, text in enumerate(articles[k * per_set : (k + 1) * per_set]):
+            (target / f"{i:03d}.txt").write_text(text, encoding="utf-8")
+        sets.append(target)
+    return sets
 
 
 def data_files(data_dir: Path) -> int:
@@ -167,15 +222,15 @@ def bench_batches(rows, n_batches: int, args, progress) -> dict:
         figures["files_before"] = data_files(work)
         progress(f"{n_batches} batches: timing")
         before = time_lake(work, args.repeat)
-        if args.small_run:
-            figures["small_run_s"] = round(timed_small_run(args.small_run, work, 3), 2)
+        if args.small_runs:
+            figures["small_run_s"] = round(timed_small_run(args.small_runs[:3], work, 3), 2)
         compaction = upkeep(work, merge=True, retention_days=30, grace_seconds=0)
         figures["compaction_s"] = round(compaction.seconds, 2)
         figures["files_after"] = data_files(work)
         after = time_lake(work, args.repeat)
-        if args.small_run:
+        if args.small_runs:
             figures["small_run_s_after"] = round(
-                timed_small_run(args.small_run, work, 3, name="small-run-after"), 2
+                timed_small_run(args.small_runs[3:], work, 3, name="small-run-after"), 2
             )
         for when, times in (("before", before), ("after", after)):
             for name in ("connect_s", "first_query_s", "session_query_s", "report_s"):
@@ -197,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 200, 2000])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--small-run", type=Path, help="a few documents to run on each lake")
+    parser.add_argument(
+        "--fresh-runs",
+        type=Path,
+        metavar="CONLL_FILE",
+        help="time small runs of documents no lake holds, made from this CoNLL-2003 file",
+    )
     parser.add_argument("--keep", type=Path, help="keep each lake in this folder")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -206,15 +267,29 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = current_rows(args.data_dir)
     figures: dict = {"query": QUERY, "lakes": []}
-    if args.small_run:
-        empty = Path(tempfile.mkdtemp(prefix="docmill-compaction-empty-"))
-        try:
-            figures["small_run_s_empty_lake"] = round(timed_small_run(args.small_run, empty, 3), 2)
-        finally:
-            shutil.rmtree(empty, ignore_errors=True)
-    for n_batches in args.batches:
-        figures["lakes"].append(bench_batches(rows, n_batches, args, progress))
-        print(json.dumps(figures["lakes"][-1], indent=1), flush=True)
+    sets_dir = Path(tempfile.mkdtemp(prefix="docmill-compaction-runs-"))
+    try:
+        args.small_runs = []
+        if args.fresh_runs:
+            args.small_runs = fresh_sets(args.fresh_runs, 6 * len(args.batches), sets_dir)
+            figures["small_runs"] = "five new CoNLL-2003 articles per run"
+        elif args.small_run:
+            args.small_runs = [args.small_run]
+            figures["small_runs"] = f"{args.small_run}, the same documents each run"
+        if args.small_runs:
+            empty = Path(tempfile.mkdtemp(prefix="docmill-compaction-empty-"))
+            try:
+                figures["small_run_s_empty_lake"] = round(
+                    timed_small_run(args.small_runs[:3], empty, 3), 2
+                )
+            finally:
+                shutil.rmtree(empty, ignore_errors=True)
+        for n_batches in args.batches:
+            figures["lakes"].append(bench_batches(rows, n_batches, args, progress))
+            print(json.dumps(figures["lakes"][-1], indent=1), flush=True)
+            args.small_runs = args.small_runs[6:] or args.small_runs
+    finally:
+        shutil.rmtree(sets_dir, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
     identical = all(lake["identical_full"] and lake["identical_top20"] for lake in figures["lakes"])
