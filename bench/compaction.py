@@ -2,18 +2,20 @@
 `docmill compact`.
 
     python bench/compaction.py DATA_DIR [--batches 1 200 2000] [--repeat 5] [--small-run DIR]
-                               [--keep DIR] [--json FILE]
+                               [--fresh-runs CONLL_FILE] [--scheduled-upkeep] [--keep DIR]
+                               [--json FILE]
 
 DATA_DIR holds processed batches (e.g. `docmill run ../shared/corpus/bbc --data-dir DATA_DIR`).
 Their current rows are dealt round-robin by document into N batches of a fresh lake (every
 table's rows follow their document; rejects are dealt round-robin too), each staged as the
 pipeline stages it (one shard per planner cut, one file per shard and table) and published
 through `tasks/lake/publish.py` as a run publishes: the lake N scheduled runs would leave (small
-tables inlined in the catalog, larger ones written as files, the inlined rows moved into Parquet
-whenever they pass `DOCMILL_FLUSH_ROWS`; set it to 0 for a lake that compaction alone tends).
-On each lake, timed on new read-only connections (median of `--repeat`; opening timed apart):
-QUERY as the first query, the same query in a warm session, and `docmill report`; then again
-after compaction, with every answer compared in full.
+tables inlined in the catalog, larger ones written as files). `--scheduled-upkeep` also runs
+the maintenance deployments' upkeep in between as their default schedules would (the daily
+flush every 96 batches, the weekly compaction every 672). On each lake, timed on new read-only
+connections (median of `--repeat`; opening timed apart): QUERY as the first query, the same
+query in a warm session, and `docmill report`; then again after compaction, with every answer
+compared in full.
 
 With `--small-run DIR`, `docmill run DIR` (a few documents) is timed on the lake before and
 after compaction and on an empty one, from outside, as a user runs it. DIR's documents are in a
@@ -62,17 +64,24 @@ def current_rows(source: Path) -> dict[str, pa.Table]:
         }
 
 
+# A 15-minute inbox makes 96 batches a day; rebuild-warehouse runs daily, compact-warehouse weekly.
+BATCHES_PER_DAY = 96
+BATCHES_PER_WEEK = 7 * BATCHES_PER_DAY
+
+
 def split_into_batches(
-    rows: dict[str, pa.Table], target: Path, n_batches: int, progress
-) -> tuple[int, float]:
-    """Publish `n_batches` batches into `target`; the documents and the publish seconds."""
+    rows: dict[str, pa.Table], target: Path, n_batches: int, progress, *, scheduled: bool = False
+) -> tuple[int, float, float]:
+    """Publish `n_batches` batches into `target` (with `scheduled`, the maintenance flows'
+    upkeep in between as their default schedules would run it); the documents, the publish
+    seconds and the upkeep seconds."""
     doc_ids = sorted(set(rows["documents"].column("doc_id").to_pylist()))
     batch_of = {doc_id: n % n_batches for n, doc_id in enumerate(doc_ids)}
     shard_of = _shards(batch_of)
     layout = Layout.at(target)
     build_warehouse(target)
     reject_batch = pa.array([n % n_batches for n in range(rows["rejects"].num_rows)])
-    published_seconds = 0.0
+    published_seconds = upkeep_seconds = 0.0
     for batch_no in range(n_batches):
         batch_id = f"small-{batch_no:04d}"
         members = {d for d, b in batch_of.items() if b == batch_no}
@@ -96,9 +105,13 @@ def split_into_batches(
         publish_batch(layout, batch_id, shard_dirs, {"n_input": len(members), "items": []})
         published_seconds += time.perf_counter() - started
         remove_staging(layout, batch_id)
+        if scheduled and (batch_no + 1) % BATCHES_PER_DAY == 0:
+            weekly = (batch_no + 1) % BATCHES_PER_WEEK == 0
+            done = upkeep(target, merge=weekly, retention_days=30, grace_seconds=600)
+            upkeep_seconds += done.seconds
         if (batch_no + 1) % 100 == 0:
             progress(f"  {batch_no + 1}/{n_batches} batches published")
-    return len(doc_ids), published_seconds
+    return len(doc_ids), published_seconds, upkeep_seconds
 
 
 def _shards(batch_of: dict[str, int]) -> dict[str, int]:
@@ -216,9 +229,15 @@ def bench_batches(rows, n_batches: int, args, progress) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"docmill-compaction-{n_batches}-"))
     try:
         progress(f"{n_batches} batches: publishing")
-        n_docs, publish_s = split_into_batches(rows, work, n_batches, progress)
+        n_docs, publish_s, upkeep_s = split_into_batches(
+            rows, work, n_batches, progress, scheduled=args.scheduled_upkeep
+        )
         figures = {"documents": n_docs, "batches": n_batches}
         figures["publish_s_mean"] = round(publish_s / n_batches, 4)
+        if args.scheduled_upkeep:
+            figures["scheduled_upkeep_s_total"] = round(upkeep_s, 2)
+            figures["batches_since_daily_upkeep"] = n_batches % BATCHES_PER_DAY
+            figures["batches_since_weekly_compaction"] = n_batches % BATCHES_PER_WEEK
         figures["files_before"] = data_files(work)
         progress(f"{n_batches} batches: timing")
         before = time_lake(work, args.repeat)
@@ -257,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         metavar="CONLL_FILE",
         help="time small runs of documents no lake holds, made from this CoNLL-2003 file",
+    )
+    parser.add_argument(
+        "--scheduled-upkeep",
+        action="store_true",
+        help=f"while building, run the daily upkeep every {BATCHES_PER_DAY} batches and the "
+        f"weekly compaction every {BATCHES_PER_WEEK}, as the default schedules do",
     )
     parser.add_argument("--keep", type=Path, help="keep each lake in this folder")
     parser.add_argument("--json", type=Path, help="also write the figures here")

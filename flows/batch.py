@@ -211,17 +211,6 @@ def run_batch(
                 published.snapshot_id,
                 published.seconds,
             )
-            if published.rows_flushed:
-                logger.info(
-                    "%d rows kept in the catalog by earlier small publishes moved into Parquet",
-                    published.rows_flushed,
-                )
-            if published.flush_problem:
-                logger.warning(
-                    "inlined rows not moved into Parquet (%s); the batch is published, and the "
-                    "next publish or `docmill compact` moves them",
-                    published.flush_problem,
-                )
     except BaseException as err:
         record.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
         record["finished_at"] = datetime.now(UTC)
@@ -238,7 +227,6 @@ def run_batch(
     record.update(batch_version=published.version, finished_at=published.committed_at)
     summary = {**record, "seconds": round(time.perf_counter() - clock, 2)}
     summary["publish_seconds"] = round(published.seconds, 3)
-    summary["rows_flushed"] = published.rows_flushed
     summary["snapshot_id"] = published.snapshot_id
     summary["top_entities"] = top_entities(shards.entity_totals)
     summary["data_dir"] = str(layout.data_dir)

@@ -1,5 +1,6 @@
-"""Warehouse upkeep flows: `rebuild-warehouse` (views rebuilt, old snapshots expired, files no
-snapshot needs deleted) and `compact-warehouse` (inlined rows flushed, small files merged)."""
+"""Warehouse upkeep flows: `rebuild-warehouse` (views rebuilt, inlined rows flushed, old
+snapshots expired, files no snapshot needs deleted) and `compact-warehouse` (the same and small
+files merged)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ class LakeDamaged(RuntimeError):
 def rebuild_warehouse(
     data_dir: str = DEFAULTS.data_dir,
 ) -> dict:
-    """Rebuild every view, expire snapshots older than the retention, delete the files
-    no remaining snapshot needs, then check every file of the lake (docmill check): the run
-    fails, naming the batches, when one is missing or damaged.
+    """Rebuild every view, move the rows kept in the catalog into Parquet, expire snapshots
+    older than the retention, delete the files no remaining snapshot needs, then check every
+    file of the lake (docmill check): the run fails, naming the batches, when one is missing or
+    damaged.
 
     Args:
         data_dir: Data directory: a local path or s3://bucket/prefix (default:
@@ -40,8 +42,10 @@ def rebuild_warehouse(
         grace_seconds=settings.gc_grace_seconds,
     )
     logger.info(
-        "%d views rebuilt; %d snapshots expired; %d unused and %d orphaned files deleted",
+        "%d views rebuilt; %d inlined rows flushed; %d snapshots expired; %d unused and %d "
+        "orphaned files deleted",
         len(views),
+        result.rows_flushed,
         result.snapshots_expired,
         result.files_deleted,
         result.orphans_deleted,

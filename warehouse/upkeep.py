@@ -1,18 +1,21 @@
 """Upkeep of the lake, all of it DuckLake's own: compaction and clean-up.
 
-- **flush**: rows kept in the catalog by data inlining (small publishes) move into Parquet;
-- **merge**: adjacent small files of a table become few large ones; each row keeps the snapshot
-  that wrote it, so time travel still answers as before;
+- **flush** (every round, the daily one too): rows kept in the catalog by data inlining (small
+  publishes) move into Parquet, so they never pile up for more than a day
+  (tasks/lake/inlined.py);
+- **merge** (the weekly round, `docmill compact`): adjacent small files of a table become few
+  large ones; each row keeps the snapshot that wrote it, so time travel still answers as before;
 - **expire**: snapshots older than the retention (30 days by default) are forgotten, and with
   them the versions of batches replaced before then;
 - **clean up**: files no kept snapshot needs (merged away, or of expired versions) are deleted
   once they have been unused for the grace period, so a query that started before still finds
   them; files no snapshot ever referenced (a publish killed before its commit) once a day old;
-- **checksums**: the merged files' digests are recorded and the records of files gone dropped
-  (tasks/lake/file_sums.py).
+- **checksums**: the flushed and merged files' digests are recorded and the records of files
+  gone dropped (tasks/lake/file_sums.py).
 
 Each step is its own short transaction, retried when it races a publish (a merge and a delete
-of the same table conflict). Readers are never blocked and see the same rows throughout.
+of the same table conflict). Readers are never blocked; docmill's own see the same rows
+throughout (a read that overlapped a flush or a merge is done again: `read_consistently`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from docmill.tasks.lake import catalog, file_sums, filesystem
+from docmill.tasks.lake import catalog, file_sums, filesystem, inlined
 from docmill.tasks.lake.catalog import ALIAS, METADATA
 from docmill.tasks.lake.catalog_health import mount_point
 from docmill.tasks.lake.filesystem import Location
@@ -81,22 +84,17 @@ def upkeep(
     retention_days: float,
     grace_seconds: float,
 ) -> UpkeepResult:
-    """Flush and merge (with `merge`), expire snapshots older than `retention_days`, delete
-    files unused for `grace_seconds` and orphans a day old."""
+    """Flush inlined rows, merge files (with `merge`), expire snapshots older than
+    `retention_days`, delete files unused for `grace_seconds` and orphans a day old."""
     started = time.perf_counter()
     layout = Layout.at(filesystem.location(data_dir))
     result = UpkeepResult()
     con = catalog.connect(layout.catalog, create=False)
     try:
         before = file_sums.next_file_id(con)
+        with _out_of_space_cleaned_up(con, layout, "flushing inlined rows"):
+            result.rows_flushed = inlined.flush(con)
         if merge:
-            with _out_of_space_cleaned_up(con, layout, "flushing inlined rows"):
-                result.rows_flushed = sum(
-                    row[-1] or 0
-                    for row in _step(
-                        con, f"call ducklake_flush_inlined_data('{ALIAS}')", "flushing"
-                    )
-                )
             with _out_of_space_cleaned_up(con, layout, "merging files"):
                 merged = _step(
                     con,
@@ -107,10 +105,10 @@ def upkeep(
             for table, inputs, written in merged:
                 result.files_merged[table] = int(inputs)
                 result.files_written[table] = int(written)
-            # Merged files are DuckDB's, without page checksums; a failed recording (a full
-            # disk) leaves them checked without sums rather than failing a finished merge.
-            with contextlib.suppress(OSError):
-                result.files_summed = file_sums.record_new_files(layout.data_dir, con, since=before)
+        # Flushed and merged files are DuckDB's, without page checksums; a failed recording (a
+        # full disk) leaves them checked without sums rather than failing a finished step.
+        with contextlib.suppress(OSError):
+            result.files_summed = file_sums.record_new_files(layout.data_dir, con, since=before)
         result.snapshots_expired = _expire_snapshots(
             con, datetime.now(UTC) - timedelta(days=retention_days)
         )

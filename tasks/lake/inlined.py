@@ -1,42 +1,26 @@
 """Rows kept in the catalog by data inlining, and moving them out into Parquet.
 
 A publish of fewer than `DOCMILL_INLINE_ROWS` rows to a table keeps them in the catalog itself
-rather than as one small file. Reading them back goes through the catalog's database, which is
-slow in bulk, and every delete scans them: a lake of 2,000 one-document batches left inlined
-made a 5-document run 66 % slower and `docmill report` four times slower than the same lake
-compacted (docs/performance.md, "Compaction"). So a publish that leaves more than
-`DOCMILL_FLUSH_ROWS` rows inlined (100,000 by default; 0: never) moves them all into Parquet
-right after its commit, in a transaction of its own: the catalog never holds more than about
-that many, whatever the maintenance schedule. The weekly compaction still merges the files
-these flushes write.
+rather than as one small file. Read back in bulk through the catalog's database they are slow,
+and every delete scans them: a lake of 2,000 one-document batches left inlined made a
+5-document run 66 % slower and `docmill report` four times slower than the same lake flushed
+(docs/performance.md, "Compaction"). So every round of upkeep, the daily one included, moves
+them into Parquet (warehouse/upkeep.py).
+
+A flush deletes the rows from the catalog as it adds the files that now hold them, and DuckLake
+1.5.5 lets a query that is reading at that moment miss rows or mix versions of a batch (a
+reader that opened its snapshot before the flush committed scans the catalog's tables after
+it). docmill's own readers notice the flush's snapshot and read again (`read_consistently`);
+that is why the flush runs in the scheduled upkeep and never after a run's publish.
 """
 
 from __future__ import annotations
 
-import os
-
 import duckdb
 
 from docmill.tasks.lake import catalog
-from docmill.tasks.lake.catalog import ALIAS, METADATA, CatalogError
+from docmill.tasks.lake.catalog import ALIAS, METADATA
 from docmill.tasks.lake.crash_points import crash_point
-
-FLUSH_ROWS_ENV = "DOCMILL_FLUSH_ROWS"
-DEFAULT_FLUSH_ROWS = 100_000
-
-
-def flush_rows() -> int:
-    """How many inlined rows a publish tolerates before it flushes them (0: never)."""
-    value = os.environ.get(FLUSH_ROWS_ENV, str(DEFAULT_FLUSH_ROWS))
-    try:
-        rows = int(value)
-    except ValueError:
-        rows = -1
-    if rows < 0:
-        raise CatalogError(
-            f"{FLUSH_ROWS_ENV}={value!r}: give a row count (0 leaves inlined rows to compaction)"
-        )
-    return rows
 
 
 def inlined_rows(con: duckdb.DuckDBPyConnection, *, current_only: bool = True) -> int:
@@ -67,11 +51,3 @@ def flush(con: duckdb.DuckDBPyConnection) -> int:
     return sum(
         row[-1] or 0 for row in catalog.commit_with_retry(con, move, what="flushing inlined rows")
     )
-
-
-def flush_if_due(con: duckdb.DuckDBPyConnection, limit: int) -> int:
-    """Flush when more than `limit` rows (deleted ones included) are inlined; the rows moved
-    (0 when not due; a limit of 0 never flushes)."""
-    if not limit or inlined_rows(con, current_only=False) <= limit:
-        return 0
-    return flush(con)

@@ -9,8 +9,7 @@ The workers have already written each shard's tables as Parquet files in staging
 transaction reads them (`INSERT ... SELECT * FROM read_parquet([...])`) and DuckLake writes one
 file per table, or, for fewer than `DOCMILL_INLINE_ROWS` (1,000) rows, keeps them in the
 catalog itself (data inlining, so a scheduled batch of a few documents makes no small files;
-a publish that leaves more than `DOCMILL_FLUSH_ROWS` rows inlined moves them all into Parquet
-after its commit, tasks/lake/inlined.py). Registering the staged files in place
+`docmill compact` writes them out later). Registering the staged files in place
 (`ducklake_add_data_files`) was measured too and lost on every count (bench/publish.py, on the
 BBC batch: 6.0–6.8 s against 4.0–5.0 s, a commit of 1.7–2.4 s against 0.1–0.3 s, since each
 file brings its own name mapping and statistics rows into the catalog; and 32 files per table
@@ -36,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docmill.tasks import schemas
-from docmill.tasks.lake import catalog, file_sums, filesystem, inlined
+from docmill.tasks.lake import catalog, file_sums, filesystem
 from docmill.tasks.lake.catalog import ALIAS, stored_table
 from docmill.tasks.lake.crash_points import crash_point
 from docmill.tasks.lake.filesystem import Location
@@ -57,10 +56,6 @@ class Published:
     seconds: float = 0.0
     committed_at: datetime | None = None
     files_summed: int = 0  # new data files whose checksums were recorded (tasks/lake/file_sums.py)
-    rows_flushed: int = (
-        0  # inlined rows moved into Parquet after the commit (tasks/lake/inlined.py)
-    )
-    flush_problem: str | None = None  # why a due flush did not happen (the batch is published)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +80,6 @@ def publish_batch(
     `version` names the new version (default: the publish time, so later publishes sort later;
     `docmill migrate` keeps the versions of the old layout)."""
     started = time.perf_counter()
-    flush_limit = inlined.flush_rows()
     version = version or new_version()
     staged = _staged_tables(shard_dirs)
     published_at = datetime.now(UTC)
@@ -147,15 +141,8 @@ def publish_batch(
             con, replace, what=f"publishing batch {batch_id}"
         )
         snapshot_id = _last_snapshot(con)
-        # The batch is published whatever follows: a flush that fails is left to the next
-        # publish or to compaction, and a recording that fails leaves the new files checked
-        # without sums.
-        flushed, flush_problem = 0, None
-        try:
-            flushed = inlined.flush_if_due(con, flush_limit)
-        except (OSError, duckdb.Error, catalog.CommitConflict) as err:
-            flush_problem = f"{type(err).__name__}: {err}"
         summed = 0
+        # The batch is published: a recording that fails leaves its files checked without sums.
         with contextlib.suppress(OSError, duckdb.Error):
             summed = file_sums.record_new_files(layout.data_dir, con, since=before)
     finally:
@@ -170,8 +157,6 @@ def publish_batch(
         time.perf_counter() - started,
         committed_at,
         summed,
-        flushed,
-        flush_problem,
     )
 
 

@@ -195,21 +195,15 @@ SQL_LOOP = textwrap.dedent(
 @pytest.mark.prefect
 @pytest.mark.model
 def test_docmill_sql_in_a_loop_during_a_run_never_fails(prefect_server, tmp_path: Path) -> None:
-    """An analyst runs `docmill sql` over and over while a batch is rerun with other inputs (and
-    the publish flushes inlined rows): no read fails, and each answer is the old batch or the
-    new one, whole."""
+    """An analyst runs `docmill sql` over and over while a batch is rerun with other inputs:
+    no read fails, and each answer is the old batch or the new one, whole."""
     from helpers.corpus_factory import write_corpus
 
     data_dir = tmp_path / "data"
     old, new = tmp_path / "old", tmp_path / "new"
     write_corpus(old, 5)
     write_corpus(new, 40)
-    # Every publish also moves the inlined rows into Parquet, so the reads overlap a flush too.
-    env = {
-        **_env(DOCMILL_FLUSH_ROWS="1"),
-        "PREFECT_API_URL": prefect_server,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
+    env = {**_env(), "PREFECT_API_URL": prefect_server, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     run = [sys.executable, "-m", "docmill.flows.cli", "run", "--data-dir", str(data_dir)]
     first = subprocess.run(
         [*run, str(old), "--batch-id", "x"], env=env, capture_output=True, text=True
