@@ -3,15 +3,16 @@
 A publish of fewer than `DOCMILL_INLINE_ROWS` rows to a table keeps them in the catalog itself
 rather than as one small file. Read back in bulk through the catalog's database they are slow,
 and every delete scans them: a lake of 2,000 one-document batches left inlined made a
-5-document run 66 % slower and `docmill report` four times slower than the same lake flushed
+5-document run 66 % slower and `docmill report` four times slower than the same lake compacted
 (docs/performance.md, "Compaction"). So every round of upkeep, the daily one included, moves
 them into Parquet (warehouse/upkeep.py).
 
 A flush deletes the rows from the catalog as it adds the files that now hold them, and DuckLake
-1.5.5 lets a query that is reading at that moment miss rows or mix versions of a batch (a
-reader that opened its snapshot before the flush committed scans the catalog's tables after
-it). docmill's own readers notice the flush's snapshot and read again (`read_consistently`);
-that is why the flush runs in the scheduled upkeep and never after a run's publish.
+1.5.5 lets a query that is reading at that moment miss rows or mix versions of a batch (seen in
+a test with a reader looping beside writers that flushed after each publish; as with a merge,
+the reader's snapshot predates the flush while the rows it scans are already gone). docmill's
+own readers notice the flush's snapshot and read again (`read_consistently`); that is why the
+flush runs in the scheduled upkeep and never after a run's publish.
 """
 
 from __future__ import annotations
